@@ -1,0 +1,15 @@
+"""mab-doctor's built-in checks; BUILTIN is the explicit registry tuple, in report order."""
+
+from checks.binfmt_kernel import binfmt_kernel
+from checks.binfmt_mount import binfmt_mount
+from checks.host_platform import host_platform
+from checks.host_resources import host_resources
+from checks.kernel_version import kernel_version
+
+BUILTIN = (
+    host_platform,
+    host_resources,
+    kernel_version,
+    binfmt_kernel,
+    binfmt_mount,
+)

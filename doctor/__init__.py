@@ -1,0 +1,3 @@
+"""mab-doctor: can this Linux host build multi-architecture container images?"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""Entry point for ``python -m doctor``."""
+
+import sys
+
+from doctor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""Command line: argument parsing and dispatch; `main(argv) -> int` never calls sys.exit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from doctor import __version__
+
+SUBCOMMANDS = ("list", "explain", "matrix", "platform")
+FORMATS = ("text", "json")
+
+
+class UsageError(Exception):
+    """Bad command line: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit(2) itself
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also documents the options for --help)."""
+    p = _Parser(prog="mab-doctor", description="Can this Linux host build multi-architecture images?",
+                epilog="subcommands: list | explain NAME | matrix | platform")
+    p.add_argument("words", nargs="*", metavar="NAME", help="checks to run (default: all), or a subcommand")
+    p.add_argument("--platform", help="target platforms, comma separated (default: $MAB_PLATFORMS or "
+                                      "linux/amd64,linux/arm64,linux/arm/v7)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    p.add_argument("--output", metavar="FILE", help="write the report to FILE (atomically)")
+    p.add_argument("--strict", action="store_true", help="WARN also fails (exit 1)")
+    p.add_argument("-v", "--verbose", action="store_true", help="details under every row")
+    p.add_argument("-q", "--quiet", action="store_true", help="only non-OK rows and the footer")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="timeout for each external command (default 10)")
+    p.add_argument("--root", default="/", metavar="PATH",
+                   help="read host files under PATH (a mounted image or chroot); commands are refused")
+    p.add_argument("--no-plugins", action="store_true", help="do not load third-party checks")
+    p.add_argument("--jobs", type=int, default=4, help=argparse.SUPPRESS)
+    p.add_argument("--version", action="version", version=f"mab-doctor {__version__}")
+    return p
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse and validate; raises UsageError with a one-line message."""
+    args = build_parser().parse_args(list(argv))
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be positive, not {args.timeout:g}")
+    if args.verbose and args.quiet:
+        raise UsageError("-v and -q cannot be combined")
+    root = Path(args.root)
+    if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
+        raise UsageError(f"--root {args.root}: not a readable directory")
+    from doctor.platforms import DEFAULT_TARGETS, PlatformError, parse_platform_list
+
+    spec = args.platform or os.environ.get("MAB_PLATFORMS") or ",".join(DEFAULT_TARGETS)
+    try:
+        args.targets = parse_platform_list(spec)
+    except PlatformError as exc:
+        raise UsageError(str(exc)) from None
+    return args
+
+
+def make_console(args: argparse.Namespace, file=None):
+    """A rich Console honouring --color, NO_COLOR and the output destination."""
+    from rich.console import Console
+
+    if file is not None:
+        return Console(file=file, color_system=None, width=100, soft_wrap=False)
+    # Piped output is not wrapped: CI logs and grep want one finding per line.
+    wrap = {"soft_wrap": not sys.stdout.isatty(), "highlight": False}
+    if args.color == "never":
+        return Console(color_system=None, **wrap)
+    if args.color == "always":
+        return Console(force_terminal=True, **wrap)
+    return Console(**wrap)  # rich turns colour off when not a TTY or NO_COLOR is set
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write via a temporary file in the same directory and rename over the target."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def emit(args: argparse.Namespace, render) -> None:
+    """Send a rendering to --output or stdout; ``render(console)`` prints, or returns a string."""
+    if args.output:
+        import io
+
+        buf = io.StringIO()
+        out = render(make_console(args, file=buf))
+        write_atomically(args.output, out if isinstance(out, str) else buf.getvalue())
+        return
+    console = make_console(args)
+    out = render(console)
+    if isinstance(out, str):
+        sys.stdout.write(out)
+        sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run mab-doctor; returns the exit code (0 ok, 1 problems found, 2 usage error)."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+        words = args.words
+        if words and words[0] in SUBCOMMANDS:
+            from doctor import views
+
+            return views.run_subcommand(words[0], words[1:], args)
+        from doctor.run import run_report
+
+        return run_report(args)
+    except UsageError as exc:
+        print(f"mab-doctor: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version end argparse's way
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        print("mab-doctor: interrupted", file=sys.stderr)
+        return 130

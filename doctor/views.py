@@ -1,0 +1,128 @@
+"""Subcommands that show information and run no check: list, explain, matrix, platform."""
+
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+
+from doctor.cli import UsageError, emit
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def cmd_list(args: Namespace, rest: list[str]) -> int:
+    """Every check: name, category, title, fixable, source; plugin problems last."""
+    from doctor.registry import discover
+
+    reg = discover(plugins=not args.no_plugins)
+    rows = [{"name": c.name, "category": c.category, "title": c.title, "fixable": c.fixable,
+             "per_target": c.per_target, "requires": list(c.requires), "source": c.source}
+            for c in reg.checks]
+    problems = [{"name": p.name, "source": p.source, "message": p.message} for p in reg.problems]
+    if args.format == "json":
+        emit(args, lambda _c: _json({"schema": "mab-doctor/list/v1", "checks": rows, "problems": problems}))
+        return 1 if problems else 0
+
+    def render(console):
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, header_style="bold")
+        for col in ("name", "category", "title", "fix", "source"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(Text(r["name"]), r["category"], Text(r["title"]), "yes" if r["fixable"] else "-",
+                          Text(r["source"]))
+        console.print(table)
+        for p in problems:
+            console.print(Text(f"ERROR {p['name']} ({p['source']}): {p['message']}", style="bold magenta"))
+    emit(args, render)
+    return 1 if problems else 0
+
+
+def cmd_explain(args: Namespace, rest: list[str]) -> int:
+    """Print a check's documentation (What it checks / Why it matters / How to fix)."""
+    from doctor.registry import discover
+
+    if len(rest) != 1:
+        raise UsageError("explain takes exactly one check name")
+    reg = discover(plugins=not args.no_plugins)
+    chk = reg.get(rest[0])
+    if chk is None:
+        raise UsageError(f"unknown check {rest[0]!r} (known: {', '.join(reg.names)})")
+    info = {"name": chk.name, "title": chk.title, "category": chk.category, "requires": list(chk.requires),
+            "per_target": chk.per_target, "fixable": chk.fixable, "source": chk.source, "doc": chk.doc}
+    if args.format == "json":
+        emit(args, lambda _c: _json(info))
+        return 0
+    head = f"{chk.name}: {chk.title}\ncategory {chk.category}; source {chk.source}"
+    head += f"; requires {', '.join(chk.requires)}" if chk.requires else ""
+    head += "; per target" if chk.per_target else ""
+    emit(args, lambda _c: f"{head}\n\n{chk.doc or '(no documentation)'}\n")
+    return 0
+
+
+def cmd_matrix(args: Namespace, rest: list[str]) -> int:
+    """Render the compatibility matrix and the known environments with their sources."""
+    from doctor import matrix
+
+    data = matrix.load()
+    if args.format == "json":
+        emit(args, lambda _c: _json(data))
+        return 0
+
+    def render(console):
+        from rich.text import Text
+
+        console.print(Text("REQUIREMENTS", style="bold underline"))
+        for r in data["requirements"]:
+            bounds = [f"minimum {r['minimum']}" if r.get("minimum") else "",
+                      f"needed before {r['maximum_exclusive']}" if r.get("maximum_exclusive") else ""]
+            head = Text(r["id"], style="bold").append(f" — {r['component']}")
+            head.append(f": {', '.join(b for b in bounds if b)}" if any(bounds) else "")
+            head.append(f"  [checks: {', '.join(r['checks'])}]" + ("" if r.get("verified") else " (unverified)"))
+            console.print(head)
+            for label, key in (("why", "why"), ("detect", "detection"), ("remedy", "remediation")):
+                console.print(Text(f"    {label}: {r[key]}"))
+            for bad in r.get("known_bad", []):
+                console.print(Text(f"    known bad {bad['version']}: {bad['why']} ({bad['source']})"))
+            console.print(Text(f"    source: {'; '.join(r['sources'])}", style="dim"))
+        console.print(Text("\nKNOWN ENVIRONMENTS", style="bold underline"))
+        for e in data["known_environments"]:
+            facts = ", ".join(f"{k.replace('_', '-')} {e.get(k) or '?'}" for k in
+                              ("kernel", "binfmt_support", "qemu_user_static", "docker", "podman", "buildah"))
+            console.print(Text(e["name"], style="bold").append(f": {facts}"))
+            for problem in e.get("problems", []):
+                console.print(Text(f"    problem: {problem}"))
+            if e.get("unverified"):
+                console.print(Text(f"    unverified: {', '.join(e['unverified'])}", style="dim"))
+            console.print(Text(f"    source: {'; '.join(e.get('sources', []))}", style="dim"))
+    emit(args, render)
+    return 0
+
+
+def cmd_platform(args: Namespace, rest: list[str]) -> int:
+    """The host's platform in every vocabulary (SPEC section 6); reads files only."""
+    from doctor.context import Context
+    from doctor.hostinfo import host_facts, platform_vocabulary
+
+    if rest:
+        raise UsageError("platform takes no arguments (use inspect for files)")
+    ctx = Context(root=args.root, timeout=args.timeout)
+    vocab = platform_vocabulary(host_facts(ctx))
+    if args.format == "json":
+        emit(args, lambda _c: _json({"schema": "mab-doctor/platform/v1", **vocab}))
+        return 0
+    width = max(len(k) for k in vocab)
+    emit(args, lambda _c: "".join(f"{k:<{width}}  {'-' if v is None else v}\n" for k, v in vocab.items()))
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "explain": cmd_explain, "matrix": cmd_matrix, "platform": cmd_platform}
+
+
+def run_subcommand(name: str, rest: list[str], args: Namespace) -> int:
+    """Dispatch a subcommand by name."""
+    return COMMANDS[name](args, rest)

@@ -1,0 +1,59 @@
+"""host-resources: memory and CPUs from the root's /proc, disk at Docker's data root."""
+
+import json
+
+from checks.host_resources import docker_data_root, host_resources
+from doctor.model import Status
+
+MEMINFO = """MemTotal:       {total} kB
+MemFree:         {free} kB
+MemAvailable:    {free} kB
+Buffers:           10000 kB
+Cached:           100000 kB
+SwapCached:            0 kB
+Active:           200000 kB
+Inactive:         100000 kB
+SwapTotal:             0 kB
+SwapFree:              0 kB
+Shmem:              1000 kB
+SReclaimable:      10000 kB
+"""
+CPU = "processor\t: {n}\nmodel name\t: Test CPU\n\n"
+
+
+def files(total_kib, cpus, daemon_json=None):
+    tree = {"/proc/meminfo": MEMINFO.format(total=total_kib, free=total_kib // 2),
+            "/proc/cpuinfo": "".join(CPU.format(n=i) for i in range(cpus)),
+            "/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n"}
+    if daemon_json is not None:
+        tree["/etc/docker/daemon.json"] = daemon_json
+    return tree
+
+
+def test_big_enough_host_is_ok(make_host):
+    res = host_resources(make_host(files(8 * 1024 * 1024, 4)))
+    assert res.status in (Status.OK, Status.WARN)  # disk depends on the filesystem holding the test tree
+    assert res.data["memory_total_gib"] == 8.0 and res.data["cpus"] == 4
+    assert res.data["data_root"] == "/var/lib/docker"
+    if res.status is Status.WARN:
+        assert "free" in res.summary and "memory" not in res.summary
+
+
+def test_pi_zero_sized_host_warns_on_memory_and_cpus(make_host):
+    res = host_resources(make_host(files(444 * 1024, 1)))
+    assert res.status is Status.WARN
+    assert "0.43 GiB memory < 2 GiB" in res.summary and "1 CPU < 2" in res.summary
+    assert res.remediation
+
+
+def test_data_root_from_daemon_json(make_host):
+    ctx = make_host(files(8 << 20, 2, json.dumps({"data-root": "/srv/docker", "experimental": True})))
+    assert docker_data_root(ctx) == ("/srv/docker", "/etc/docker/daemon.json 'data-root'")
+    res = host_resources(ctx)
+    assert any("measured at /" in d for d in res.details)
+
+
+def test_corrupt_daemon_json_falls_back_and_says_so(make_host):
+    ctx = make_host(files(8 << 20, 2, '{"data-root": "/srv/docker",'))
+    root, origin = docker_data_root(ctx)
+    assert root == "/var/lib/docker" and "not valid JSON" in origin
