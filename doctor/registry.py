@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from doctor.check import Check
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
 GROUP = "mab_doctor.checks"
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Registry:
         return [c.name for c in self.checks]
 
 
-def _dist_label(ep: EntryPoint) -> str:
+def _dist_label(ep: "EntryPoint") -> str:
     dist = getattr(ep, "dist", None)
     return f"{dist.name} {dist.version}" if dist is not None else f"plugin {ep.value}"
 
@@ -65,6 +65,8 @@ def discover(*, plugins: bool = True, group: str = GROUP,
     found = list(builtin_checks() if builtins is None else builtins)
     problems: list[LoadProblem] = []
     if plugins:
+        from importlib.metadata import entry_points  # ~25 ms: only when plugins are wanted
+
         for ep in sorted(entry_points(group=group), key=lambda e: (e.name, e.value)):
             source = _dist_label(ep)
             try:

@@ -75,6 +75,22 @@ def test_list_json_and_explain_json(capsys):
     assert json.loads(out)["category"] == "kernel"
 
 
+@pytest.fixture(scope="session")
+def platform_validator():
+    import jsonschema
+    from importlib import resources
+
+    schema = json.loads(resources.files("doctor").joinpath("data/platform-v1.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("tree", sorted(p.name for p in HOSTS.iterdir() if p.is_dir()))
+def test_platform_json_validates_on_every_fixture_host(capsys, platform_validator, tree):
+    code, out, _ = run(capsys, "platform", "--root", str(HOSTS / tree), "--format", "json")
+    errors = [e.message for e in platform_validator.iter_errors(json.loads(out))]
+    assert code == 0 and not errors
+
+
 def test_platform_text_and_json_schema(capsys):
     code, out, _ = run(capsys, "platform", "--root", PI_ZERO, "--format", "json")
     data = json.loads(out)
