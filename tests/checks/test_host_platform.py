@@ -87,3 +87,10 @@ def test_no_userland_elf_falls_back_to_dpkg_then_kernel(make_host):
 def test_unknown_machine_fails_with_remediation(make_host):
     res = host_platform(make_host(tree("pdp11", "2.11", b"", None)))
     assert res.status is Status.FAIL and "unknown host architecture" in res.summary and res.remediation
+
+
+def test_truncated_userland_elf_is_reported_not_a_crash(make_host):
+    files = tree("x86_64", "6.1.0", build_elf("x86_64")[:30], "amd64")
+    res = host_platform(make_host(files))
+    assert res.status is Status.OK and res.data["oci_platform"] == "linux/amd64"  # from dpkg instead
+    assert any("truncated ELF header (30 of 64 bytes)" in d for d in res.details)
