@@ -1,7 +1,10 @@
 """mab-doctor's built-in checks; BUILTIN is the explicit registry tuple, in report order."""
 
+from checks.binfmt_exec import binfmt_exec
+from checks.binfmt_handlers import binfmt_handlers
 from checks.binfmt_kernel import binfmt_kernel
 from checks.binfmt_mount import binfmt_mount
+from checks.binfmt_persist import binfmt_persist
 from checks.host_platform import host_platform
 from checks.host_resources import host_resources
 from checks.kernel_version import kernel_version
@@ -12,4 +15,7 @@ BUILTIN = (
     kernel_version,
     binfmt_kernel,
     binfmt_mount,
+    binfmt_handlers,
+    binfmt_exec,
+    binfmt_persist,
 )

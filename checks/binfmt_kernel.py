@@ -6,10 +6,10 @@ import gzip
 import re
 import zlib
 
-from doctor.api import Context, Fix, Result, check
+from doctor.api import Action, Context, Fix, Result, check
 from doctor.hostinfo import emulated_targets
 
-MODPROBE = Fix("Load the binfmt_misc kernel module", (("modprobe", "binfmt_misc"),), needs_root=True)
+MODPROBE = Fix.of("Load the binfmt_misc kernel module", Action("run", "modprobe", argv=("modprobe", "binfmt_misc")))
 
 
 def kernel_config_value(ctx: Context, release: str) -> tuple[str | None, str | None]:

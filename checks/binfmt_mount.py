@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Fix, Result, check
+from doctor.api import Action, Context, Fix, Result, check
 from doctor.binfmt import MOUNT_POINT, SPECIAL_FILES
 from doctor.hostinfo import emulated_targets
 
-MOUNT = Fix("Mount binfmt_misc", (("mount", "-t", "binfmt_misc", "binfmt_misc", MOUNT_POINT),),
-            needs_root=True)
-ENABLE = Fix("Enable binfmt_misc", (("sh", "-c", f"echo 1 > {MOUNT_POINT}/status"),), needs_root=True)
+MOUNT = Fix.of("Mount binfmt_misc", Action("mount"))
+ENABLE = Fix.of("Enable binfmt_misc", Action("enable"))
 
 
 def mount_types(mountinfo: str) -> list[str]:

@@ -2,6 +2,6 @@
 
 from doctor.check import Check, check
 from doctor.context import CommandResult, Context, Uname
-from doctor.model import Fix, Result, SkipCheck, Status
+from doctor.model import Action, Fix, Result, SkipCheck, Status
 
-__all__ = ["Check", "CommandResult", "Context", "Fix", "Result", "SkipCheck", "Status", "Uname", "check"]
+__all__ = ["Action", "Check", "CommandResult", "Context", "Fix", "Result", "SkipCheck", "Status", "Uname", "check"]

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from doctor import __version__
 
-SUBCOMMANDS = ("list", "explain", "matrix", "platform")
+SUBCOMMANDS = ("list", "explain", "matrix", "platform", "undo")
 FORMATS = ("text", "json")
 
 
@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the options for --help)."""
     p = _Parser(prog="mab-doctor", description="Can this Linux host build multi-architecture images?",
-                epilog="subcommands: list | explain NAME | matrix | platform")
+                epilog="subcommands: list | explain NAME | matrix | platform | undo")
     p.add_argument("words", nargs="*", metavar="NAME", help="checks to run (default: all), or a subcommand")
     p.add_argument("--platform", help="target platforms, comma separated (default: $MAB_PLATFORMS or "
                                       "linux/amd64,linux/arm64,linux/arm/v7)")
@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default="/", metavar="PATH",
                    help="read host files under PATH (a mounted image or chroot); commands are refused")
     p.add_argument("--no-plugins", action="store_true", help="do not load third-party checks")
+    p.add_argument("--fix", action="store_true", help="apply the fixes the checks found (needs root)")
+    p.add_argument("--dry-run", action="store_true", help="with --fix: print the exact plan, change nothing")
+    p.add_argument("--yes", action="store_true", help="with --fix: apply without asking")
+    p.add_argument("--persist", action="store_true", help="with --fix: also write /etc/binfmt.d files")
     p.add_argument("--jobs", type=int, default=4, help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"mab-doctor {__version__}")
     return p
@@ -53,6 +57,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError(f"--timeout must be positive, not {args.timeout:g}")
     if args.verbose and args.quiet:
         raise UsageError("-v and -q cannot be combined")
+    if (args.dry_run or args.yes or args.persist) and not args.fix:
+        raise UsageError("--dry-run, --yes and --persist only go with --fix")
     root = Path(args.root)
     if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
         raise UsageError(f"--root {args.root}: not a readable directory")
@@ -73,7 +79,8 @@ def make_console(args: argparse.Namespace, file=None):
     if file is not None:
         return Console(file=file, color_system=None, width=100, soft_wrap=False)
     # Piped output is not wrapped: CI logs and grep want one finding per line.
-    wrap = {"soft_wrap": not sys.stdout.isatty(), "highlight": False}
+    piped = not sys.stdout.isatty()
+    wrap = {"soft_wrap": piped, "highlight": False, **({"width": 120} if piped and "COLUMNS" not in os.environ else {})}
     if args.color == "never":
         return Console(color_system=None, **wrap)
     if args.color == "always":
@@ -120,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from doctor import views
 
             return views.run_subcommand(words[0], words[1:], args)
+        if args.fix:
+            from doctor.fix_cli import run_fix
+
+            return run_fix(args)
         from doctor.run import run_report
 
         return run_report(args)

@@ -28,6 +28,7 @@ class CommandResult:
     refused: bool = False      # not run: --root points at a foreign tree
     error: str | None = None   # could not start for another reason (EACCES, ENOEXEC, ...)
     timeout: float | None = None
+    errno: int | None = None   # the exec failure's errno (ENOENT, ENOEXEC, EACCES, ...)
 
     @property
     def ok(self) -> bool:
@@ -65,10 +66,10 @@ class SubprocessRunner:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env=dict(env) if env is not None else None,
                                     start_new_session=True)
-        except FileNotFoundError:
-            return CommandResult(argv, missing=True, timeout=timeout)
+        except FileNotFoundError as exc:
+            return CommandResult(argv, missing=True, timeout=timeout, errno=exc.errno)
         except OSError as exc:
-            return CommandResult(argv, error=exc.strerror or str(exc), timeout=timeout)
+            return CommandResult(argv, error=exc.strerror or str(exc), timeout=timeout, errno=exc.errno)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -190,12 +191,13 @@ class Context:
         """Whether the path exists under the root."""
         return os.path.lexists(self.path(absolute))
 
-    def listdir(self, absolute: str) -> list[str]:
-        """Sorted directory entries, empty when missing or unreadable."""
+    def listdir(self, absolute: str, *, raw_order: bool = False) -> list[str]:
+        """Directory entries (sorted unless ``raw_order``), empty when missing or unreadable."""
         try:
-            return sorted(os.listdir(self.real_path(absolute)))
+            names = os.listdir(self.real_path(absolute))
         except OSError:
             return []
+        return names if raw_order else sorted(names)
 
     def which(self, name: str) -> str | None:
         """Absolute host path of an executable found on env PATH under the root."""
@@ -223,6 +225,30 @@ class Context:
             if key not in self._memo:
                 self._memo[key] = compute()
             return self._memo[key]
+
+    @property
+    def is_root(self) -> bool:
+        """Whether we may change the live host (root on a live root; never for a foreign tree)."""
+        return self.is_live and os.geteuid() == 0
+
+    @contextmanager
+    def scratch_dir(self) -> Iterator[Path]:
+        """A private temporary directory on the live host where executables may run (not noexec)."""
+        import shutil
+        import tempfile
+
+        if not self.is_live:
+            raise RuntimeError("no scratch directory on a foreign --root")
+        for base in (self.env.get("TMPDIR"), "/tmp", "/var/tmp", "/dev/shm"):
+            if base and os.path.isdir(base) and not os.statvfs(base).f_flag & os.ST_NOEXEC:
+                break
+        else:
+            base = None
+        path = Path(tempfile.mkdtemp(prefix="mab-doctor-", dir=base))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
     @property
     def uname(self) -> Uname:

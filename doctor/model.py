@@ -23,21 +23,65 @@ class Status(enum.Enum):
         return list(Status).index(self)
 
 
+BINFMT = "/proc/sys/fs/binfmt_misc"
+# Order in which a plan applies actions: the mount before registrations, packages before handlers.
+ACTION_PHASES = ("run", "mount", "enable", "install", "enable-entry", "unregister", "register", "persist")
+
+
 @dataclass(frozen=True)
-class Fix:
-    """A machine-applicable remediation: argv lists, printed verbatim by --dry-run."""
+class Action:
+    """One step `--fix` knows how to apply, journal and undo (kinds: ACTION_PHASES)."""
 
-    title: str
-    commands: tuple[tuple[str, ...], ...]
-    needs_root: bool = False
+    kind: str
+    subject: str = ""               # entry name, file path, or a label
+    line: str = ""                  # register line / file content ("" = resolve after install)
+    argv: tuple[str, ...] = ()      # for "run" and "install": the command itself
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "commands", tuple(tuple(c) for c in self.commands))
+    def command(self) -> tuple[str, ...]:
+        """The equivalent shell command a person could type (shown by --dry-run)."""
+        import shlex
+
+        def sh(text: str, path: str) -> tuple[str, ...]:
+            # printf %s keeps the \xNN escapes literal: the kernel decodes them itself.
+            return ("sh", "-c", f'printf "%s\\n" "$1" > {shlex.quote(path)}', "sh", text)
+        return {
+            "mount": ("mount", "-t", "binfmt_misc", "binfmt_misc", BINFMT),
+            "enable": ("sh", "-c", f"echo 1 > {BINFMT}/status"),
+            "enable-entry": ("sh", "-c", f"echo 1 > {BINFMT}/{self.subject}"),
+            "unregister": ("sh", "-c", f"echo -1 > {BINFMT}/{self.subject}"),
+            "register": sh(self.line or f"<{self.subject} definition from the package just installed>",
+                           f"{BINFMT}/register"),
+            "persist": sh(self.line, self.subject),
+        }.get(self.kind, self.argv)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: {title, commands, needs_root}."""
+        """JSON form."""
+        return {"kind": self.kind, "subject": self.subject, "line": self.line, "argv": list(self.command())}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A machine-applicable remediation: argv lists (printed verbatim by --dry-run) and actions."""
+
+    title: str
+    commands: tuple[tuple[str, ...], ...] = ()
+    needs_root: bool = False
+    actions: tuple[Action, ...] = ()
+
+    def __post_init__(self) -> None:
+        commands = self.commands or tuple(a.command() for a in self.actions)
+        object.__setattr__(self, "commands", tuple(tuple(c) for c in commands))
+        object.__setattr__(self, "actions", tuple(self.actions))
+
+    @classmethod
+    def of(cls, title: str, *actions: Action) -> Fix:
+        """A root-needing fix made of actions; its commands are derived from them."""
+        return cls(title, needs_root=True, actions=actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: {title, commands, needs_root, actions}."""
         return {"title": self.title, "commands": [list(c) for c in self.commands],
-                "needs_root": self.needs_root}
+                "needs_root": self.needs_root, "actions": [a.to_dict() for a in self.actions]}
 
 
 def _freeze(value: Any) -> Any:

@@ -61,19 +61,35 @@ def header(host: dict[str, Any], targets: list[str]) -> Text:
     return text
 
 
+def _grid_cells(outcomes: list[Outcome]) -> tuple[list[str], dict[tuple[str, str], Status | None]]:
+    # A per-target result fills one column named after its check, or the columns it names in
+    # data["grid"] (True = works, False = does not, None = not tested).
+    columns: list[str] = []
+    cells: dict[tuple[str, str], Status | None] = {}
+    for o in outcomes:
+        target = o.result.target
+        if target is None:
+            continue
+        grid = o.result.data.get("grid")
+        marks = dict(grid) if grid else {o.check.title: o.status}
+        for column, mark in marks.items():
+            if column not in columns:
+                columns.append(column)
+            if isinstance(mark, bool):
+                mark = Status.OK if mark else Status.FAIL
+            cells[(column, target)] = mark
+    return columns, cells
+
+
 def target_grid(outcomes: list[Outcome], targets: "list[Target]", native: dict[str, bool],
                 unicode: bool) -> Table:
-    """One row per target; a native column, then one column per per-target check that ran."""
-    columns = []
-    for o in outcomes:
-        if o.result.target is not None and o.check.title not in columns:
-            columns.append(o.check.title)
+    """One row per target: native or not, then one column per level of proof that was checked."""
+    columns, cells = _grid_cells(outcomes)
     grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     grid.add_column("target")
     grid.add_column("native here")
     for title in columns:
         grid.add_column(title)
-    cells = {(o.check.title, o.result.target): o.status for o in outcomes if o.result.target}
     for target in targets:
         name = str(target)
         row: list[Text] = [Text(name), Text("yes" if native.get(name) else "no (needs emulation)",

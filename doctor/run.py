@@ -38,14 +38,19 @@ def native_map(ctx: Context) -> dict[str, bool]:
     return {str(t): bool(host and runs_natively(host, t)) for t in ctx.targets}
 
 
-def run_report(args: Namespace) -> int:
-    """Run checks per the parsed arguments; return the exit code."""
+def selected_checks(args: Namespace) -> tuple[list, list]:
+    """(checks to run incl. prerequisites, plugin problems to show) for the NAMEs given."""
     registry = discover(plugins=not args.no_plugins)
     try:
         checks = select(registry.checks, args.words)
     except UnknownCheck as exc:
         raise UsageError(f"unknown check {exc.args[0]} (known: {', '.join(registry.names)})") from None
-    problems = [p for p in registry.problems if not args.words or p.name in args.words]
+    return checks, [p for p in registry.problems if not args.words or p.name in args.words]
+
+
+def run_report(args: Namespace) -> int:
+    """Run checks per the parsed arguments; return the exit code."""
+    checks, problems = selected_checks(args)
     ctx = Context(root=args.root, targets=args.targets, timeout=args.timeout)
     spinner = args.format == "text" and not args.output and sys.stdout.isatty() and sys.stderr.isatty()
     outcomes = collect(checks, ctx, problems, spinner=spinner, jobs=args.jobs)

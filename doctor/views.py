@@ -120,7 +120,17 @@ def cmd_platform(args: Namespace, rest: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "explain": cmd_explain, "matrix": cmd_matrix, "platform": cmd_platform}
+def cmd_undo(args: Namespace, rest: list[str]) -> int:
+    """Revert the last --fix from its journal."""
+    from doctor.fix_cli import run_undo
+
+    if rest:
+        raise UsageError("undo takes no arguments")
+    return run_undo(args)
+
+
+COMMANDS = {"list": cmd_list, "explain": cmd_explain, "matrix": cmd_matrix, "platform": cmd_platform,
+            "undo": cmd_undo}
 
 
 def run_subcommand(name: str, rest: list[str], args: Namespace) -> int:

@@ -67,7 +67,7 @@ def test_json_report_validates_and_round_trips(validate_report):
     assert data["counts"] == {"ok": 2, "skip": 0, "warn": 1, "fail": 1, "error": 0}
     mount = data["results"][1]
     assert mount["status"] == "fail" and mount["target"] is None
-    assert mount["fix"] == {"title": "Mount binfmt_misc", "needs_root": True,
+    assert mount["fix"] == {"title": "Mount binfmt_misc", "needs_root": True, "actions": [],
                             "commands": [["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"]]}
     assert data["results"][3]["target"] == "linux/arm64"
     assert data["results"][0]["duration_ms"] == 1.0

@@ -1,0 +1,111 @@
+"""Check each emulated target has a working binfmt_misc handler: matched by mask, enabled, F, static."""
+
+from __future__ import annotations
+
+from doctor.api import Context, Result, check
+from doctor.binfmt import Entry, find_handling, listing
+from doctor.fixes import enable_entry_fix, register_fix
+from doctor.hostinfo import host_facts
+from doctor.matrix import requirement, version_lt
+from doctor.platforms import runs_natively
+from doctor.qemu import inspect_interpreter, qemu_version
+
+NO_F = ("no F flag: inside a container the kernel looks for {interp} in the container's own "
+        "filesystem, so every foreign RUN step fails with \"no such file or directory\"")
+
+
+@check(name="binfmt-handlers", title="binfmt_misc handler", category="emulation", per_target=True,
+       requires=("binfmt-mount",), fixable=True)
+def binfmt_handlers(ctx: Context) -> list[Result]:
+    """What it checks: for every target this host cannot run natively, which binfmt_misc entry the
+    kernel would really pick: each entry's mask is applied to the target's canonical ELF headers
+    (static executable and PIE), newest registration first, as the kernel does, so Debian's,
+    upstream QEMU's and tonistiigi's different masks all count. For that entry: enabled, the
+    interpreter exists, is an ELF for this host and statically linked, the `F` flag is set, and the
+    QEMU version is not on the matrix's known-bad list. Shadowed and disabled duplicates are named.
+
+    Why it matters: without a handler a foreign RUN step fails with "exec format error"; without
+    `F`, or with a dynamically linked interpreter, it works on the host but fails inside every
+    container with "no such file or directory".
+
+    How to fix: `sudo mab-doctor --fix` registers the distribution's QEMU handler (installing
+    qemu-user-static when no static emulator exists) with `F`, or replaces an entry lacking it;
+    `mab-doctor undo` reverts that exactly.
+    """
+    host = host_facts(ctx).platform
+    found = listing(ctx)
+    return [_one(ctx, target, host, found) for target in ctx.targets]
+
+
+def _one(ctx: Context, target, host, found) -> Result:
+    name = str(target)
+    if host is not None and runs_natively(host, target):
+        return Result.ok("native: no handler needed", target=name)
+    platform = target.platform
+    handling = find_handling(found, platform)
+    details = [f"unparsable entry: {g}" for g in found.garbage]
+    if not found.ordered:
+        details.append("registration order unknown for a captured tree: listing order assumed")
+    details += [f"shadowed (older, never used): {e.name} -> {e.interpreter}" for e in handling.shadowed]
+    details += [f"disabled: {e.name}" for e in handling.disabled]
+    data = {"handler": None, "shadowed": [e.name for e in handling.shadowed],
+            "disabled": [e.name for e in handling.disabled], "garbage": list(found.garbage)}
+    winner = handling.winner
+    if winner is None:
+        if handling.disabled:
+            entry = handling.disabled[0]
+            return Result.fail(f"handler {entry.name} is registered but disabled", target=name,
+                               details=details, data=data, fix=enable_entry_fix(entry),
+                               remediation=f"Enable it: `echo 1 | sudo tee /proc/sys/fs/binfmt_misc/{entry.name}`")
+        return Result.fail(f"no binfmt_misc handler for {name} ({platform.qemu_binary})", target=name,
+                           details=details, data=data, fix=register_fix(ctx, platform),
+                           remediation=requirement("qemu-handler-registered").remediation)
+    return _judge(ctx, name, platform, winner, handling, details, data, host)
+
+
+def _judge(ctx, name, platform, winner: Entry, handling, details, data, host) -> Result:
+    interp = inspect_interpreter(ctx, winner.interpreter)
+    data["handler"] = {"name": winner.name, "interpreter": winner.interpreter, "flags": winner.flags,
+                       "resolved": interp.real, "static": interp.static}
+    details.insert(0, f"handler {winner.name}: interpreter {winner.interpreter}"
+                      f"{' -> ' + interp.real if interp.real and interp.real != winner.interpreter else ''}, "
+                      f"flags '{winner.flags}'")
+    say = {"target": name, "details": details, "data": data}
+    if not interp.exists:
+        if "F" in winner.flags:
+            return Result.warn(f"{winner.name}: interpreter {winner.interpreter} is gone; F keeps the "
+                               f"opened copy working until the next reboot", fix=register_fix(ctx, platform, winner),
+                               remediation="Reinstall qemu-user-static and re-register the handler.", **say)
+        return Result.fail(f"{winner.name}: interpreter {winner.interpreter} does not exist "
+                           f"(\"no such file or directory\" on every exec)", fix=register_fix(ctx, platform, winner),
+                           remediation="Install qemu-user-static and re-register the handler.", **say)
+    if interp.error or (host and interp.machine != host.elf_machine_name):
+        what = interp.error or f"an {interp.machine} binary, not {host.elf_machine_name}"
+        return Result.fail(f"{winner.name}: interpreter {interp.real} is {what}", fix=register_fix(ctx, platform, winner),
+                           remediation="Install the emulator built for this host (qemu-user-static).", **say)
+    if not interp.static:
+        return Result.fail(f"{winner.name}: interpreter {interp.real} is dynamically linked "
+                           f"({interp.dynamic_loader}): it cannot start inside containers",
+                           fix=register_fix(ctx, platform, winner),
+                           remediation=requirement("qemu-interpreter-static").remediation, **say)
+    if "F" not in winner.flags:
+        return Result.fail(f"{winner.name}: " + NO_F.format(interp=winner.interpreter),
+                           fix=register_fix(ctx, platform, winner),
+                           remediation=requirement("qemu-handler-fix-binary").remediation, **say)
+    version = qemu_version(ctx, interp)
+    data["qemu_version"] = version
+    bad = [b for b in requirement("qemu-user-static").raw.get("known_bad", [])
+           if version and not version_lt(version, b["version"]) and not version_lt(b["version"], version)]
+    if bad:
+        return Result.warn(f"{winner.name}: QEMU {version} is on the known-bad list: {bad[0]['why']}",
+                           remediation=requirement("qemu-user-static").remediation, **say)
+    if handling.partial and winner in handling.partial:
+        return Result.warn(f"{winner.name} matches only static executables or only PIEs of {name}",
+                           fix=register_fix(ctx, platform, winner),
+                           remediation="Re-register it with the upstream mask (e_type byte masked with \\xfe).", **say)
+    extra = f", shadows {', '.join(e.name for e in handling.shadowed)}" if handling.shadowed else ""
+    ver = f", QEMU {version}" if version else ""
+    result = Result.warn if data["garbage"] else Result.ok
+    return result(f"{winner.name} (flags {winner.flags}{ver}{extra})",
+                  remediation="Remove or fix the unparsable binfmt_misc entries." if data["garbage"] else None,
+                  **say)
