@@ -66,23 +66,26 @@ def _judge(name, winner, stored, replayers, init) -> Result:
     details = [f"{s.origin}: {s.entry.name}, flags '{s.entry.flags}' (replayed by {s.replayer})" for s in stored]
     details.append(f"boot-time replay on this host: {', '.join(replayers) or 'none'} ({init})")
     data = {"handler": winner.name, "stored": [s.origin for s in stored], "replayers": replayers,
-            "grid": {"persists": None}}
+            "grid": {"persists": False}}
     say = {"target": name, "details": details, "data": data}
-    with_f = [s for s in stored if "F" in s.entry.flags]
-    if not stored:
+    # --persist manages binfmt.d: offer it whenever binfmt.d holds no F definition for this target.
+    binfmt_d_f = any("F" in s.entry.flags for s in stored if s.replayer == "systemd-binfmt")
+    fix = None if binfmt_d_f else persist_fix(winner)
+    effective = [s for s in stored if s.replayer in replayers]
+    no_f = [s for s in effective if "F" not in s.entry.flags]
+    if not replayers:
+        where = ("binfmt.d has it with F" if binfmt_d_f else
+                 "and the binfmt.d definition comes back without the F flag" if any(
+                     s.replayer == "systemd-binfmt" for s in stored) else "and binfmt.d has no definition")
+        return Result.warn(f"nothing replays handlers at boot here ({init}); {where}", fix=fix,
+                           remediation="Boot with systemd (systemd-binfmt) or enable binfmt-support; otherwise run "
+                                       "`mab-doctor --fix --yes` from your boot or CI set-up.", **say)
+    if not effective:
         return Result.warn(f"{winner.name} is registered only in the running kernel: gone after reboot",
-                           fix=persist_fix(winner), remediation="Persist it: `sudo mab-doctor --fix --persist`.",
-                           **say)
-    if not with_f:
-        return Result.warn(f"{name} comes back after reboot without the F flag ({stored[0].origin}): "
-                           f"containers will fail", fix=persist_fix(winner),
+                           fix=fix, remediation="Persist it: `sudo mab-doctor --fix --persist`.", **say)
+    if no_f:
+        return Result.warn(f"{name} comes back after reboot without the F flag ({no_f[0].origin}): "
+                           f"containers will fail", fix=fix,
                            remediation="Persist it with F: `sudo mab-doctor --fix --persist`.", **say)
-    live = [s for s in with_f if s.replayer in replayers]
-    if not live:
-        # Writing more files would not help: nothing on this host reads them at boot.
-        data["grid"]["persists"] = False
-        return Result.warn(f"stored with F ({with_f[0].origin}), but nothing replays it at boot here ({init})",
-                           remediation="Boot with systemd (systemd-binfmt) or enable binfmt-support; otherwise "
-                                       "run `mab-doctor --fix --yes` from your boot or CI set-up.", **say)
     data["grid"]["persists"] = True
-    return Result.ok(f"comes back at boot with F ({live[0].origin}, by {live[0].replayer})", **say)
+    return Result.ok(f"comes back at boot with F ({effective[0].origin}, by {effective[0].replayer})", **say)

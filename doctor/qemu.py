@@ -84,6 +84,12 @@ class Stored:
     origin: str        # file it came from
     entry: Entry
     replayer: str      # "systemd-binfmt" or "binfmt-support"
+    line: str = ""     # the exact register line (binfmt.d), else rebuilt from the entry
+
+    @property
+    def register_line(self) -> str:
+        """What writing this definition to `register` looks like."""
+        return self.line or self.entry.register_string()
 
 
 def stored_definitions(ctx: "Context") -> list[Stored]:
@@ -100,7 +106,8 @@ def stored_definitions(ctx: "Context") -> list[Stored]:
                 if not line.strip() or line[0] in "#;":
                     continue
                 try:
-                    found.append(Stored(f"{folder}/{fname}", parse_register_line(line.strip()), "systemd-binfmt"))
+                    found.append(Stored(f"{folder}/{fname}", parse_register_line(line.strip()), "systemd-binfmt",
+                                        line.strip()))
                 except EntryError:
                     continue
     for folder in (BINFMT_SUPPORT_ADMIN, BINFMT_SUPPORT_FORMATS):
@@ -160,7 +167,7 @@ def best_definition(ctx: "Context", platform: "Platform") -> tuple[str, str] | N
     for stored in stored_for(ctx, platform):
         entry = stored.entry
         if "F" in entry.flags and inspect_interpreter(ctx, entry.interpreter).static:
-            return entry.register_string(), stored.origin
+            return stored.register_line, stored.origin
     interp = find_static_interpreter(ctx, platform)
     if interp is None:
         return None

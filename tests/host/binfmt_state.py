@@ -70,3 +70,32 @@ def restore(state: BinfmtState) -> None:
         unmount()
     after = snapshot()
     assert after == state, f"binfmt_misc not restored: {after} != {state}"
+
+
+BINFMT_D = ("/etc/binfmt.d", "/run/binfmt.d", "/usr/local/lib/binfmt.d", "/usr/lib/binfmt.d")
+
+
+def replay_binfmt_d() -> list[str]:
+    """Register every binfmt.d line the way systemd-binfmt does at boot: files sorted by name, an
+    earlier directory masking the same name, an existing entry of the same name removed first."""
+    files: dict[str, str] = {}
+    for folder in BINFMT_D:
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if name.endswith(".conf"):
+                files.setdefault(name, f"{folder}/{name}")
+    registered = []
+    for name in sorted(files):
+        for line in open(files[name]).read().splitlines():
+            if not line.strip() or line[0] in "#;":
+                continue
+            entry = line[1:].split(line[0])[0]
+            if os.path.exists(f"{MOUNT_POINT}/{entry}"):
+                write(f"{MOUNT_POINT}/{entry}", "-1")
+            register_line(line.strip())
+            registered.append(entry)
+    return registered
+
+
+def entries_text() -> dict[str, str]:
+    """Every entry's exact text right now."""
+    return snapshot().entries

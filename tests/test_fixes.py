@@ -1,0 +1,83 @@
+"""Fix planning, the journal and lock, and the --fix/undo command line without root."""
+
+import json
+import os
+
+import pytest
+
+from doctor import journal
+from doctor.check import Check
+from doctor.cli import main
+from doctor.fixes import plan
+from doctor.model import Action, Fix, Outcome, Result
+
+
+def outcome(status, *actions, target=None):
+    chk = Check("c", "C", "emulation", run=None)
+    return Outcome(chk, Result(status, "x", remediation="r", fix=Fix.of("t", *actions), target=target))
+
+
+def test_plan_dedupes_orders_by_phase_and_keeps_persist_for_persist_only():
+    reg = Action("register", "qemu-arm", ":qemu-arm:M::x::/i:F")
+    outs = [outcome(Result.fail("x").status, Action("persist", "/etc/binfmt.d/qemu-arm.conf", "l"), reg),
+            outcome(Result.fail("x").status, reg, Action("mount")),
+            outcome(Result.warn("x").status, Action("unregister", "qemu-arm")),
+            outcome(Result.ok("x").status, Action("enable"))]
+    assert [a.kind for a in plan(outs)] == ["mount", "unregister", "register"]
+    assert [a.kind for a in plan(outs, persist=True)] == ["mount", "unregister", "register", "persist"]
+
+
+def test_deferred_register_is_dropped_when_a_concrete_one_exists():
+    outs = [outcome(Result.fail("x").status, Action("install", "qemu-user-static", argv=("apt-get", "install")),
+                    Action("register", "qemu-arm")),
+            outcome(Result.fail("x").status, Action("register", "qemu-arm", ":qemu-arm:M::x::/i:F"))]
+    assert [(a.kind, bool(a.line)) for a in plan(outs)] == [("install", False), ("register", True)]
+
+
+def test_register_command_is_copy_pasteable():
+    action = Action("register", "qemu-arm", ":qemu-arm:M::\\x7fELF::/usr/bin/qemu-arm-static:F")
+    assert action.command() == ("sh", "-c", 'printf "%s\\n" "$1" > /proc/sys/fs/binfmt_misc/register', "sh",
+                                ":qemu-arm:M::\\x7fELF::/usr/bin/qemu-arm-static:F")
+
+
+def test_journal_is_saved_before_each_step_and_found_by_undo(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
+    j = journal.Journal.begin()
+    step = j.record({"kind": "register", "name": "qemu-x", "line": ":qemu-x:M::a::/b:F"})
+    on_disk = json.loads(j.path.read_text())
+    assert on_disk["steps"][0]["state"] == "pending" and on_disk["schema"] == "mab-doctor/journal/v1"
+    j.done(step)
+    assert json.loads(j.path.read_text())["steps"][0]["state"] == "done"
+    assert journal.Journal.latest().path == j.path
+
+
+def test_lock_serialises(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
+    with journal.fix_lock():
+        with pytest.raises(journal.FixError, match="another mab-doctor --fix"):
+            with journal.fix_lock(timeout=0.3):
+                pass
+    with journal.fix_lock(timeout=0.3):
+        pass
+
+
+def test_protected_entries_are_refused_by_the_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
+    for name in ("jar", "python3.11", "llvm-14-runtime.binfmt", "WSLInterop"):
+        with pytest.raises(journal.FixError, match="protected"):
+            journal.apply([Action("unregister", name)], journal.Journal.begin(), lambda n: None, lambda m: None)
+
+
+def test_fix_without_root_is_one_line_and_exit_1(capsys, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["--fix", "--yes"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "needs root" in err
+    assert main(["undo"]) == 1
+    assert "needs root" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, phrase", [(["--yes"], "only go with --fix"), (["--dry-run"], "only go with --fix"),
+                                          (["--fix", "--root", "tests"], "live host only")])
+def test_fix_usage_errors(capsys, argv, phrase):
+    assert main(argv) == 2 and phrase in capsys.readouterr().err
