@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from doctor.api import CommandResult, Context, Result, check
@@ -23,16 +23,6 @@ MEANING = {
 }
 
 
-# chroot(1) uses execvp, which retries an ENOEXEC file through /bin/sh: in an empty chroot that
-# turns "exec format error" into "no such file or directory". A direct execv has no such fallback.
-CHROOT_EXEC = ("import errno, os, sys\n"
-               "os.chroot(sys.argv[1]); os.chdir('/')\n"
-               "try:\n    os.execv(sys.argv[2], [sys.argv[2]])\n"
-               "except OSError as exc:\n"
-               "    sys.stderr.write('exec-errno ' + errno.errorcode.get(exc.errno, str(exc.errno)))\n"
-               "    sys.exit(125)\n")
-
-
 def classify(res: CommandResult) -> str:
     """'ran' or a failure label: ENOEXEC, ENOENT, EACCES, signal N, exit N, timeout, not run."""
     if res.timed_out:
@@ -45,8 +35,13 @@ def classify(res: CommandResult) -> str:
         return "ran"
     if res.returncode < 0:
         return f"signal {-res.returncode}"
-    if res.returncode == 125 and res.stderr.startswith("exec-errno "):
-        return res.stderr.split()[1]
+    # chroot(1) reports its own exec failure: 126 found but not runnable, 127 not found. It uses
+    # execvp, which retries an ENOEXEC file through /bin/sh, so in an empty chroot "exec format
+    # error" also ends as 127; that is why the chroot run only follows a direct run that worked.
+    if res.returncode in (126, 127) and "failed to run command" in res.stderr:
+        for text, label in (("No such file", "ENOENT"), ("Exec format", "ENOEXEC"), ("Permission", "EACCES")):
+            if text in res.stderr:
+                return label
     return f"exit {res.returncode}"
 
 
@@ -69,8 +64,10 @@ def binfmt_exec(ctx: Context) -> list[Result]:
         return [Result.skip("probes only run on the live host, not on a --root tree", target=str(t))
                 for t in ctx.targets]
     host = host_facts(ctx).platform
-    with ctx.scratch_dir() as scratch:
-        return [_probe(ctx, t, host, scratch, ctx.is_root) for t in ctx.targets]
+    chroot = ctx.which("chroot") if ctx.is_root else None
+    with ctx.scratch_dir() as scratch, ThreadPoolExecutor(max_workers=4) as pool:
+        # Probes wait on processes (QEMU start-up): run the targets side by side, keep their order.
+        return list(pool.map(lambda t: _probe(ctx, t, host, scratch, chroot), ctx.targets))
 
 
 def _write_probe(folder: Path, data: bytes) -> Path:
@@ -81,7 +78,7 @@ def _write_probe(folder: Path, data: bytes) -> Path:
     return path
 
 
-def _probe(ctx: Context, target, host, scratch: Path, chroot: bool) -> Result:
+def _probe(ctx: Context, target, host, scratch: Path, chroot: str | None) -> Result:
     name, platform = str(target), target.platform
     if not has_probe(platform):
         return Result.skip(f"no probe program for {name} yet", target=name)
@@ -91,14 +88,15 @@ def _probe(ctx: Context, target, host, scratch: Path, chroot: bool) -> Result:
     data = build_probe(platform)
     direct = classify(ctx.run(str(_write_probe(scratch / name.replace("/", "_"), data))))
     inside = "not run"
-    if chroot:
+    if chroot and direct == "ran":
         jail = scratch / ("jail-" + name.replace("/", "_"))
         _write_probe(jail, data)
-        inside = classify(ctx.run(sys.executable, "-c", CHROOT_EXEC, str(jail), "/probe"))
+        inside = classify(ctx.run(chroot, str(jail), "/probe"))
     facts = {"direct": direct, "chroot": inside, "via": via,
-             "grid": {"runs": direct == "ran", "in container": inside == "ran" if chroot else None}}
-    details = [f"direct run: {direct}", f"in an empty chroot: {inside if chroot else 'not tested (needs root)'}",
-               f"path: {via}"]
+             "grid": {"runs": direct == "ran", "in container": inside == "ran" if chroot and direct == "ran"
+                      else None}}
+    tested = inside if chroot else "not tested (needs root and chroot(1))"
+    details = [f"direct run: {direct}", f"in an empty chroot: {tested}", f"path: {via}"]
     say = {"target": name, "details": details, "data": facts}
     fix = None if native and direct == "ran" else register_fix(ctx, platform, winner)
     if direct != "ran":

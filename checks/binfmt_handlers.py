@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from doctor.api import Context, Result, check
 from doctor.binfmt import Entry, find_handling, listing
 from doctor.fixes import enable_entry_fix, register_fix
@@ -34,7 +36,8 @@ def binfmt_handlers(ctx: Context) -> list[Result]:
     """
     host = host_facts(ctx).platform
     found = listing(ctx)
-    return [_one(ctx, target, host, found) for target in ctx.targets]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # `qemu --version` waits on a process per target
+        return list(pool.map(lambda target: _one(ctx, target, host, found), ctx.targets))
 
 
 def _one(ctx: Context, target, host, found) -> Result:

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="with --fix: print the exact plan, change nothing")
     p.add_argument("--yes", action="store_true", help="with --fix: apply without asking")
     p.add_argument("--persist", action="store_true", help="with --fix: also write /etc/binfmt.d files")
-    p.add_argument("--jobs", type=int, default=4, help=argparse.SUPPRESS)
+    p.add_argument("--jobs", type=int, default=8, help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"mab-doctor {__version__}")
     return p
 

@@ -41,7 +41,7 @@ def _confirm(args: Namespace, console) -> bool:
     if not sys.stdin.isatty():
         console.print("Not applied: stdin is not a terminal; pass --yes to apply without a prompt.")
         return False
-    return console.input("Apply these changes? [y/N] ").strip().lower() in ("y", "yes")
+    return console.input("Apply these changes? [y/N] ", markup=False).strip().lower() in ("y", "yes")
 
 
 def _resolver(args: Namespace):

@@ -20,7 +20,10 @@ from test_binfmt_handlers import DEBIAN_AARCH64, MP, entry_text, tree
     (CommandResult(("p",), missing=True, errno=errno.ENOENT), "ENOENT"),
     (CommandResult(("p",), -11), "signal 11"), (CommandResult(("p",), 3), "exit 3"),
     (CommandResult(("p",), timed_out=True, timeout=1), "timeout"),
-    (CommandResult(("py",), 125, stderr="exec-errno ENOENT"), "ENOENT"),
+    (CommandResult(("chroot",), 127, stderr="chroot: failed to run command '/probe': No such file or directory"),
+     "ENOENT"),
+    (CommandResult(("chroot",), 126, stderr="chroot: failed to run command '/probe': Permission denied"), "EACCES"),
+    (CommandResult(("chroot",), 127, stderr="other"), "exit 127"),
     (CommandResult(("py",), refused=True), "not run"),
 ])
 def test_classify(res, label):
