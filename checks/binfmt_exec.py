@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,36 +67,50 @@ def binfmt_exec(ctx: Context) -> list[Result]:
     host = host_facts(ctx).platform
     chroot = ctx.which("chroot") if ctx.is_root else None
     with ctx.scratch_dir() as scratch, ThreadPoolExecutor(max_workers=4) as pool:
+        # Every probe file is written and closed before any of them runs (see _run_probe).
+        files = {str(t): _write_probes(scratch, t.platform) for t in ctx.targets if has_probe(t.platform)}
         # Probes wait on processes (QEMU start-up): run the targets side by side, keep their order.
-        return list(pool.map(lambda t: _probe(ctx, t, host, scratch, chroot), ctx.targets))
+        return list(pool.map(lambda t: _probe(ctx, t, host, files.get(str(t)), chroot), ctx.targets))
 
 
-def _write_probe(folder: Path, data: bytes) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "probe"
-    path.write_bytes(data)
-    os.chmod(path, 0o755)
-    return path
+def _write_probes(scratch: Path, platform) -> tuple[Path, Path]:
+    """(probe to run directly, empty chroot holding only /probe) for one platform."""
+    data, label = build_probe(platform), platform.oci.replace("/", "_")
+    for folder in (scratch / label, scratch / f"jail-{label}"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "probe").write_bytes(data)
+        os.chmod(folder / "probe", 0o755)
+    return scratch / label / "probe", scratch / f"jail-{label}"
 
 
-def _probe(ctx: Context, target, host, scratch: Path, chroot: str | None) -> Result:
+def _run_probe(ctx: Context, *argv: str) -> str:
+    # Another thread's fork can briefly hold a copy of a file descriptor we just closed; exec then
+    # fails with ETXTBSY ("text file busy"). That says nothing about emulation: try again.
+    for delay in (0.01, 0.05, 0.2, 0.5):
+        label = classify(ctx.run(*argv))
+        if label != "ETXTBSY":
+            return label
+        time.sleep(delay)
+    return label
+
+
+def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: str | None) -> Result:
     name, platform = str(target), target.platform
-    if not has_probe(platform):
+    if files is None:
         return Result.skip(f"no probe program for {name} yet", target=name)
     native = host is not None and runs_natively(host, target)
     winner = None if native else find_handling(listing(ctx), platform).winner
     via = "native" if native else (winner.name if winner else "no handler")
-    data = build_probe(platform)
-    direct = classify(ctx.run(str(_write_probe(scratch / name.replace("/", "_"), data))))
-    inside = "not run"
-    if chroot and direct == "ran":
-        jail = scratch / ("jail-" + name.replace("/", "_"))
-        _write_probe(jail, data)
-        inside = classify(ctx.run(chroot, str(jail), "/probe"))
+    direct = _run_probe(ctx, str(files[0]))
+    # A native binary involves no binfmt handler: in a container it runs exactly as it does here.
+    inside = direct if native else "not run"
+    if chroot and direct == "ran" and not native:
+        inside = _run_probe(ctx, chroot, str(files[1]), "/probe")
     facts = {"direct": direct, "chroot": inside, "via": via,
-             "grid": {"runs": direct == "ran", "in container": inside == "ran" if chroot and direct == "ran"
-                      else None}}
-    tested = inside if chroot else "not tested (needs root and chroot(1))"
+             "grid": {"runs": direct == "ran", "in container": inside == "ran" if native or (chroot and
+                      direct == "ran") else None}}
+    tested = (f"{inside} (native: no handler involved)" if native else inside if chroot
+              else "not tested (needs root and chroot(1))")
     details = [f"direct run: {direct}", f"in an empty chroot: {tested}", f"path: {via}"]
     say = {"target": name, "details": details, "data": facts}
     fix = None if native and direct == "ran" else register_fix(ctx, platform, winner)
@@ -106,10 +121,11 @@ def _probe(ctx: Context, target, host, scratch: Path, chroot: str | None) -> Res
         return Result.fail(f"probe does not run{native_note}: {direct}, {meaning}", fix=fix,
                            remediation="Register a QEMU handler with F: `sudo mab-doctor --fix`"
                            if direct in ("ENOEXEC", "ENOENT") else "Upgrade QEMU (qemu-user-static).", **say)
-    if chroot and inside != "ran":
+    if chroot and not native and inside != "ran":
         return Result.fail(f"runs on the host but not in a container: {inside}, {MEANING.get(inside, inside)}",
                            fix=fix, remediation="Re-register the handler with F and a static interpreter: "
                                                 "`sudo mab-doctor --fix`", **say)
     # Without root there is no chroot: the F flag is then judged statically by binfmt-handlers.
-    where = "directly and in an empty chroot" if chroot else "directly (in-container run needs root to test)"
+    where = ("natively" if native else "directly and in an empty chroot" if chroot
+             else "directly (in-container run needs root to test)")
     return Result.ok(f"runs {where} ({via})", **say)

@@ -62,7 +62,8 @@ def _one(ctx: Context, target, host, found) -> Result:
                                remediation=f"Enable it: `echo 1 | sudo tee /proc/sys/fs/binfmt_misc/{entry.name}`")
         return Result.fail(f"no binfmt_misc handler for {name} ({platform.qemu_binary})", target=name,
                            details=details, data=data, fix=register_fix(ctx, platform),
-                           remediation=requirement("qemu-handler-registered").remediation)
+                           remediation="Run `sudo mab-doctor --fix` (registers the distribution's QEMU handler "
+                                       "with F). Other ways: " + requirement("qemu-handler-registered").remediation)
     return _judge(ctx, name, platform, winner, handling, details, data, host)
 
 

@@ -66,7 +66,7 @@ def _judge(name, winner, stored, replayers, init) -> Result:
     details = [f"{s.origin}: {s.entry.name}, flags '{s.entry.flags}' (replayed by {s.replayer})" for s in stored]
     details.append(f"boot-time replay on this host: {', '.join(replayers) or 'none'} ({init})")
     data = {"handler": winner.name, "stored": [s.origin for s in stored], "replayers": replayers,
-            "grid": {"persists": False}}
+            "grid": {"persists": "status"}}
     say = {"target": name, "details": details, "data": data}
     # --persist manages binfmt.d: offer it whenever binfmt.d holds no F definition for this target.
     binfmt_d_f = any("F" in s.entry.flags for s in stored if s.replayer == "systemd-binfmt")
@@ -87,5 +87,4 @@ def _judge(name, winner, stored, replayers, init) -> Result:
         return Result.warn(f"{name} comes back after reboot without the F flag ({no_f[0].origin}): "
                            f"containers will fail", fix=fix,
                            remediation="Persist it with F: `sudo mab-doctor --fix --persist`.", **say)
-    data["grid"]["persists"] = True
     return Result.ok(f"comes back at boot with F ({effective[0].origin}, by {effective[0].replayer})", **say)

@@ -63,7 +63,7 @@ def header(host: dict[str, Any], targets: list[str]) -> Text:
 
 def _grid_cells(outcomes: list[Outcome]) -> tuple[list[str], dict[tuple[str, str], Status | None]]:
     # A per-target result fills one column named after its check, or the columns it names in
-    # data["grid"] (True = works, False = does not, None = not tested).
+    # data["grid"] (True = works, False = does not, None = not tested, "status" = its own status).
     columns: list[str] = []
     cells: dict[tuple[str, str], Status | None] = {}
     for o in outcomes:
@@ -77,6 +77,8 @@ def _grid_cells(outcomes: list[Outcome]) -> tuple[list[str], dict[tuple[str, str
                 columns.append(column)
             if isinstance(mark, bool):
                 mark = Status.OK if mark else Status.FAIL
+            elif mark == "status":
+                mark = o.status
             cells[(column, target)] = mark
     return columns, cells
 
