@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from doctor.binfmt import MOUNT_POINT, is_protected, parse_entry
+from doctor.binfmt import MOUNT_POINT, is_protected, parse_entry, parse_register_line
 from doctor.model import Action
 
 DEFAULT_STATE_DIR = "/var/lib/mab-doctor"
@@ -149,6 +150,12 @@ def _apply_one(action: Action, journal: Journal, resolve) -> None:
         line = action.line or resolve(action.subject)
         if not line:
             raise FixError(f"no static QEMU definition found for {action.subject} after installing")
+        current = _read(_entry_path(action.subject))
+        if current is not None:
+            # A package's postinst may have registered it meanwhile (systemd-binfmt, update-binfmts).
+            if parse_entry(action.subject, current) == dataclasses.replace(parse_register_line(line), enabled=True):
+                return
+            _apply_one(Action("unregister", action.subject), journal, resolve)
         step = journal.record({"kind": "register", "name": action.subject, "line": line})
         try:
             _write(f"{MOUNT_POINT}/register", line + "\n")

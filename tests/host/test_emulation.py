@@ -160,3 +160,42 @@ def test_concurrent_fix_runs_are_serialised(debian_host, tmp_path):
     assert sum("applying: register qemu-aarch64" in o for o in outs) == 1  # the second saw it fixed
     assert sum("Nothing --fix can do here" in o for o in outs) == 1
     assert "flags: POF" in bs.entries_text()["qemu-aarch64"]
+
+
+def _qemu_installed() -> bool:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "qemu-user-static"], capture_output=True, text=True)
+    return "ok installed" in out.stdout
+
+
+def test_missing_emulator_is_installed_by_fix(capsys, debian_host):
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "remove", "-y", "-qq", "qemu-user-static"], check=True, env=env,
+                       capture_output=True, timeout=600)
+        assert not Path("/usr/bin/qemu-aarch64-static").exists()
+        remove(*[n for n in bs.entries_text() if n.startswith("qemu-")])
+        code, res = report(capsys, "--platform", "linux/arm64")
+        handler = res[("binfmt-handlers", "linux/arm64")]
+        assert code == 1 and handler["status"] == "fail"
+        assert handler["fix"]["commands"][0] == ["apt-get", "install", "-y", "qemu-user-static"]
+
+        code, out = fix(capsys, "--platform", "linux/arm64")
+        assert code == 0, out
+        assert "applying: install qemu-user-static" in out and _qemu_installed()
+        _, res = report(capsys, "--platform", "linux/arm64")
+        assert res[("binfmt-exec", "linux/arm64")]["data"]["chroot"] == "ran"
+    finally:
+        if not _qemu_installed():
+            subprocess.run(["apt-get", "install", "-y", "-qq", "qemu-user-static"], env=env, capture_output=True,
+                           timeout=900)
+
+
+def test_register_over_an_existing_entry(debian_host):
+    journal = Journal.begin()
+    apply([Action("register", "qemu-aarch64", debian_line("aarch64"))], journal, lambda n: None, lambda m: None)
+    assert journal.data["steps"] == []  # identical entry already there: nothing to do, nothing journaled
+    remove("qemu-aarch64")
+    bs.register_line(debian_line("aarch64").replace(":OPF", ":OP"))
+    apply([Action("register", "qemu-aarch64", debian_line("aarch64"))], journal, lambda n: None, lambda m: None)
+    assert [s["kind"] for s in journal.data["steps"]] == ["unregister", "register"]
+    assert bs.entries_text()["qemu-aarch64"] == debian_host["qemu-aarch64"]
