@@ -84,3 +84,17 @@ def test_installed_plugin_runs_in_a_real_report(tmp_path, validate_report):
                             "--no-plugins"], capture_output=True, text=True, env=env, timeout=60)
     names = {r["name"] for r in json.loads(quiet.stdout)["results"]}
     assert not names & {"fake-good", "fake-raises", "fake-broken"}
+
+
+def test_entry_point_scanner_agrees_with_importlib_metadata(monkeypatch):
+    import importlib.metadata
+
+    from doctor import entrypoints
+
+    monkeypatch.syspath_prepend(str(FAKE))
+    for group in (TEST_GROUP, "console_scripts"):
+        ours = sorted((e.name, e.value) for e in entrypoints.find(group))
+        theirs = sorted({(e.name, e.value) for e in importlib.metadata.entry_points(group=group)})
+        assert ours == theirs and ours
+    good = next(e for e in entrypoints.find(TEST_GROUP) if e.name == "fake-good")
+    assert good.source == "fake-mab-plugin 1.0" and good.load().name == "fake-good"
