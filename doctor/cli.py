@@ -59,6 +59,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError("-v and -q cannot be combined")
     if (args.dry_run or args.yes or args.persist) and not args.fix:
         raise UsageError("--dry-run, --yes and --persist only go with --fix")
+    if args.fix and (args.format != "text" or args.output):
+        raise UsageError("--fix shows its plan and results as text on the terminal; --format and --output "
+                         "apply to plain runs")
     root = Path(args.root)
     if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
         raise UsageError(f"--root {args.root}: not a readable directory")

@@ -78,6 +78,7 @@ def test_fix_without_root_is_one_line_and_exit_1(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, phrase", [(["--yes"], "only go with --fix"), (["--dry-run"], "only go with --fix"),
-                                          (["--fix", "--root", "tests"], "live host only")])
+                                          (["--fix", "--root", "tests"], "live host only"),
+                                          (["--fix", "--format", "json"], "plain runs")])
 def test_fix_usage_errors(capsys, argv, phrase):
     assert main(argv) == 2 and phrase in capsys.readouterr().err

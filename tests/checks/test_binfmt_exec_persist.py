@@ -11,7 +11,7 @@ from doctor.model import Status
 from doctor.platforms import PLATFORMS, parse_platform
 from doctor.probes import EXIT_CODE, build_probe, has_probe
 from elfbuild import build_elf
-from test_binfmt_handlers import DEBIAN_AARCH64, MP, entry_text, tree
+from test_binfmt_handlers import DEBIAN_AARCH64, entry_text, tree
 
 
 @pytest.mark.parametrize("res, label", [
