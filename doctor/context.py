@@ -73,17 +73,18 @@ class SubprocessRunner:
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            return CommandResult(argv, timed_out=True, timeout=timeout)
+            out, err = _kill_group(proc)  # keep what it printed before hanging (e.g. the client half)
+            return CommandResult(argv, None, _text(out), _text(err), timed_out=True, timeout=timeout)
         return CommandResult(argv, proc.returncode, _text(out), _text(err), timeout=timeout)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen) -> tuple[bytes, bytes]:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
         proc.kill()
-    proc.communicate()
+    out, err = proc.communicate()
+    return out or b"", err or b""
 
 
 def _text(raw: bytes) -> str:
