@@ -5,6 +5,9 @@ from checks.binfmt_handlers import binfmt_handlers
 from checks.binfmt_kernel import binfmt_kernel
 from checks.binfmt_mount import binfmt_mount
 from checks.binfmt_persist import binfmt_persist
+from checks.docker_cli import docker_cli
+from checks.docker_daemon import docker_daemon
+from checks.docker_experimental import docker_experimental
 from checks.host_platform import host_platform
 from checks.host_resources import host_resources
 from checks.kernel_version import kernel_version
@@ -18,4 +21,7 @@ BUILTIN = (
     binfmt_handlers,
     binfmt_exec,
     binfmt_persist,
+    docker_cli,
+    docker_daemon,
+    docker_experimental,
 )

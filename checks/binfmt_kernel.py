@@ -65,6 +65,9 @@ def binfmt_kernel(ctx: Context) -> Result:
                       remediation="Boot a kernel built with CONFIG_BINFMT_MISC=y or =m.")
     if module or value == "m":
         details.append(f"module file: {module or 'not found under /lib/modules/' + release}")
+        if not needed:
+            return Result.ok("binfmt_misc is a module, not loaded, and not needed: every target runs natively",
+                             details=details, data=data)
         return Result.warn("binfmt_misc is a module that is not loaded yet", details=details, data=data,
                            remediation="Load it: `sudo modprobe binfmt_misc` (mounting binfmt_misc "
                                        "also loads it).", fix=MODPROBE)

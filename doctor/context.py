@@ -200,16 +200,25 @@ class Context:
             return []
         return names if raw_order else sorted(names)
 
-    def which(self, name: str) -> str | None:
-        """Absolute host path of an executable found on env PATH under the root."""
+    def which_all(self, name: str) -> list[str]:
+        """Every executable ``name`` on env PATH under the root, in PATH order, one per real file
+        (on merged-/usr systems /bin/x and /usr/bin/x are the same file)."""
+        found: dict[str, str] = {}
         for folder in self.env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":"):
             if not folder.startswith("/"):
                 continue
             candidate = f"{folder.rstrip('/')}/{name}"
-            real = self.real_path(candidate)
-            if real.is_file() and os.access(real, os.X_OK):
-                return candidate
-        return None
+            try:
+                real = self.real_path(candidate)
+                if real.is_file() and os.access(real, os.X_OK):
+                    found.setdefault(str(real.resolve()) if self.is_live else str(real), candidate)
+            except OSError:
+                continue  # a PATH directory this user may not read (e.g. /root/.cargo/bin)
+        return list(found.values())
+
+    def which(self, name: str) -> str | None:
+        """Absolute host path of the executable found first on env PATH under the root."""
+        return next(iter(self.which_all(name)), None)
 
     # ----- commands ----------------------------------------------------------------
     def run(self, *argv: str, timeout: float | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,9 @@ def docker_facts(ctx: "Context") -> DockerFacts:
         state, message = _state(res, data)
         client = (data or {}).get("Client") or {}
         server = (data or {}).get("Server")
+        if not client.get("Version"):  # a hung daemon: the CLI printed nothing before it was killed
+            m = re.search(r"version ([0-9][^\s,]*)", ctx.run(binary, "--version", timeout=5).stdout)
+            client = {**client, "Version": m.group(1)} if m else client
         info = None
         if state == "up":
             got = ctx.run(binary, "info", "--format", "{{json .}}")

@@ -21,18 +21,22 @@ def _context(args: Namespace):
     return Context(root=args.root, targets=args.targets, timeout=args.timeout)
 
 
-def _check_and_report(args: Namespace, console, title: str) -> tuple[list[Outcome], object]:
-    from doctor.hostinfo import host_summary
-    from doctor.report_text import render_text
-    from doctor.run import collect, native_map, selected_checks
+def _check(args: Namespace) -> tuple[list[Outcome], object]:
+    from doctor.run import collect, selected_checks
 
     checks, problems = selected_checks(args)
     ctx = _context(args)
-    outcomes = collect(checks, ctx, problems, spinner=False, jobs=args.jobs)
+    return collect(checks, ctx, problems, spinner=False, jobs=args.jobs), ctx
+
+
+def _report(args: Namespace, console, title: str, outcomes: list[Outcome], ctx) -> None:
+    from doctor.hostinfo import host_summary
+    from doctor.report_text import render_text
+    from doctor.run import native_map
+
     console.rule(title)
     render_text(console, outcomes, host=host_summary(ctx), targets=list(ctx.targets), native=native_map(ctx),
                 exit_code=exit_code(outcomes, strict=args.strict), verbose=args.verbose, quiet=args.quiet)
-    return outcomes, ctx
 
 
 def _confirm(args: Namespace, console) -> bool:
@@ -63,13 +67,14 @@ def run_fix(args: Namespace) -> int:
 
     if not os.path.samefile(args.root, "/"):
         raise UsageError("--fix works on the live host only, not with --root")
-    if not args.dry_run and os.geteuid() != 0:
-        print(NEEDS_ROOT, file=sys.stderr)
-        return 1
     console = make_console(args)
     with nullcontext() if args.dry_run else fix_lock():
-        before, _ = _check_and_report(args, console, "before --fix")
+        before, ctx = _check(args)
         actions = plan(before, persist=args.persist)
+        if not args.dry_run and os.geteuid() != 0 and any(a.needs_root for a in actions):
+            print(NEEDS_ROOT, file=sys.stderr)  # one line, nothing changed
+            return 1
+        _report(args, console, "before --fix", before, ctx)
         if not actions:
             console.print("\nNothing --fix can do here" + ("" if args.persist else " (add --persist to also "
                           "persist handlers)") + ".")
@@ -89,7 +94,8 @@ def run_fix(args: Namespace) -> int:
             console.print(f"mab-doctor: fix failed: {exc}. `sudo mab-doctor undo` reverts what was applied "
                           f"(journal {journal.path}).", markup=False)
         console.print(f"Journal: {journal.path} (`sudo mab-doctor undo` reverts it)", markup=False)
-        after, _ = _check_and_report(args, console, "after --fix")
+        after, ctx = _check(args)
+        _report(args, console, "after --fix", after, ctx)
     _before_after(console, before, after)
     return exit_code(after, strict=args.strict)
 
@@ -111,10 +117,6 @@ def run_undo(args: Namespace) -> int:
     """Revert the newest --fix from its journal, exactly; completes a half-applied one too."""
     from doctor.journal import FixError, Journal, fix_lock, undo
 
-    if os.geteuid() != 0:
-        print("mab-doctor: undo changes the kernel's binfmt_misc and needs root: run it with sudo",
-              file=sys.stderr)
-        return 1
     console = make_console(args)
     with fix_lock():
         journal = Journal.latest()

@@ -24,8 +24,14 @@ class FixError(RuntimeError):
 
 
 def state_dir() -> Path:
-    """Where journals and the lock live (MAB_DOCTOR_STATE_DIR overrides, for tests)."""
-    return Path(os.environ.get("MAB_DOCTOR_STATE_DIR", DEFAULT_STATE_DIR))
+    """Where journals and the lock live: /var/lib/mab-doctor for root, the user's XDG state
+    directory otherwise (a user's fix only edits the user's own files); MAB_DOCTOR_STATE_DIR wins."""
+    if os.environ.get("MAB_DOCTOR_STATE_DIR"):
+        return Path(os.environ["MAB_DOCTOR_STATE_DIR"])
+    if os.geteuid() == 0:
+        return Path(DEFAULT_STATE_DIR)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "mab-doctor"
 
 
 @contextmanager
@@ -161,20 +167,39 @@ def _apply_one(action: Action, journal: Journal, resolve) -> None:
             _write(f"{MOUNT_POINT}/register", line + "\n")
         except OSError as exc:
             raise FixError(f"registering {action.subject} failed: {exc.strerror}") from None
-    elif kind == "persist":
+    elif kind in ("persist", "json-set"):
         path = Path(action.subject)
         before = path.read_text() if path.exists() else None
-        step = journal.record({"kind": "persist", "path": str(path), "before": before})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if before is not None:
-            path.with_name(path.name + ".mab-doctor.bak").write_text(before)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(action.line + "\n")
-        os.replace(tmp, path)
+        text = action.line + "\n" if kind == "persist" else _merged_json(path, before, action.line)
+        step = journal.record({"kind": kind, "path": str(path), "before": before})
+        _replace_file(path, text, before)
     else:  # "run", "install": a plain command; not undoable (packages stay installed)
         step = journal.record({"kind": kind, "argv": list(action.command())})
         _run(action.command(), timeout=900 if kind == "install" else 120)
     journal.done(step)
+
+
+def _merged_json(path: Path, before: str | None, update: str) -> str:
+    try:
+        data = json.loads(before) if before and before.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise FixError(f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}; not editing it") from None
+    if not isinstance(data, dict):
+        raise FixError(f"{path} does not hold a JSON object; not editing it")
+    data.update(json.loads(update))
+    return json.dumps(data, indent=1) + "\n"
+
+
+def _replace_file(path: Path, text: str, before: str | None) -> None:
+    # Atomic: a backup of the old content first, then write a sibling and rename it over the file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if before is not None:
+        path.with_name(path.name + ".mab-doctor.bak").write_text(before)
+    tmp = path.with_name(path.name + ".mab-doctor.tmp")
+    tmp.write_text(text)
+    if path.exists():
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+    os.replace(tmp, path)
 
 
 def _run(argv, timeout: float = 120) -> None:
@@ -219,7 +244,7 @@ def _undo_one(step: dict, log) -> list[str] | None:
     elif kind == "mount" and step.get("was_mounted") is False and os.path.exists(f"{MOUNT_POINT}/status"):
         _write(f"{MOUNT_POINT}/status", "-1")  # it was not mounted before: no entry existed then
         _run(("umount", MOUNT_POINT))
-    elif kind == "persist":
+    elif kind in ("persist", "json-set"):
         path = Path(step["path"])
         if step.get("before") is None:
             path.unlink(missing_ok=True)

@@ -25,7 +25,11 @@ class Status(enum.Enum):
 
 BINFMT = "/proc/sys/fs/binfmt_misc"
 # Order in which a plan applies actions: the mount before registrations, packages before handlers.
-ACTION_PHASES = ("run", "mount", "enable", "install", "enable-entry", "unregister", "register", "persist")
+ACTION_PHASES = ("run", "mount", "enable", "install", "enable-entry", "unregister", "register", "persist",
+                 "json-set")
+# Merges a JSON object into a JSON file (what a json-set action does, as a command a person can run).
+JSON_MERGE = ("import json, sys; p = sys.argv[1]; d = json.load(open(p)); d.update(json.loads(sys.argv[2])); "
+              "json.dump(d, open(p, 'w'), indent=1)")
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,13 @@ class Action:
             "register": sh(self.line or f"<{self.subject} definition from the package just installed>",
                            f"{BINFMT}/register"),
             "persist": sh(self.line, self.subject),
+            "json-set": ("python3", "-c", JSON_MERGE, self.subject, self.line),
         }.get(self.kind, self.argv)
+
+    @property
+    def needs_root(self) -> bool:
+        """Whether applying it needs root (everything but editing the user's own config files)."""
+        return self.kind != "json-set"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -75,8 +85,8 @@ class Fix:
 
     @classmethod
     def of(cls, title: str, *actions: Action) -> Fix:
-        """A root-needing fix made of actions; its commands are derived from them."""
-        return cls(title, needs_root=True, actions=actions)
+        """A fix made of actions; its commands and need for root are derived from them."""
+        return cls(title, needs_root=any(a.needs_root for a in actions), actions=actions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: {title, commands, needs_root, actions}."""

@@ -68,13 +68,25 @@ def test_protected_entries_are_refused_by_the_engine(tmp_path, monkeypatch):
             journal.apply([Action("unregister", name)], journal.Journal.begin(), lambda n: None, lambda m: None)
 
 
-def test_fix_without_root_is_one_line_and_exit_1(capsys, monkeypatch):
+def test_fix_without_root_is_one_line_and_exit_1(capsys, monkeypatch, tmp_path):
+    from doctor import fixes
+
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert main(["--fix", "--yes"]) == 1
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(fixes, "plan", lambda outcomes, persist=False: [Action("mount")])
+    assert main(["--fix", "--yes", "binfmt-kernel"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "needs root" in err
-    assert main(["undo"]) == 1
-    assert "needs root" in capsys.readouterr().err
+    assert not list(tmp_path.glob("journals/*"))  # nothing was started
+
+
+def test_user_state_dir_when_not_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("MAB_DOCTOR_STATE_DIR", raising=False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert journal.state_dir() == tmp_path / "mab-doctor"
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert str(journal.state_dir()) == "/var/lib/mab-doctor"
 
 
 @pytest.mark.parametrize("argv, phrase", [(["--yes"], "only go with --fix"), (["--dry-run"], "only go with --fix"),

@@ -21,7 +21,9 @@ def test_every_fixture_host_is_documented():
 
 def test_debian_12_amd64_with_qemu_is_healthy(capsys, validate_report):
     data, by = report(capsys, validate_report, "debian-12-amd64-qemu")
-    assert data["exit_code"] == 0 and data["counts"]["fail"] == 0
+    # The captured tree holds no container engine: that, and only that, fails.
+    failing = [r["name"] for r in data["results"] if r["status"] in ("fail", "error")]
+    assert failing == ["docker-cli"] and by["docker-cli"]["summary"] == "neither docker nor podman is installed"
     assert by["host-platform"]["data"]["oci_platform"] == "linux/amd64"
     assert data["host"]["known_environment"] == "debian-12"
     assert by["binfmt-mount"]["status"] == "ok" and "qemu-aarch64" in by["binfmt-mount"]["data"]["entries"]
@@ -43,8 +45,10 @@ def test_ubuntu_1804_on_kernel_44_without_binfmt(capsys, validate_report):
     assert by["binfmt-mount"]["status"] == "fail"
     assert by["binfmt-mount"]["fix"]["commands"] == [["mount", "-t", "binfmt_misc", "binfmt_misc",
                                                       "/proc/sys/fs/binfmt_misc"]]
-    native, _ = report(capsys, validate_report, "ubuntu-18.04-kernel-4.4-no-binfmt", "--platform", "linux/amd64")
-    assert native["exit_code"] == 0  # nothing to emulate: an old kernel is fine
+    native, nby = report(capsys, validate_report, "ubuntu-18.04-kernel-4.4-no-binfmt", "--platform", "linux/amd64")
+    assert nby["kernel-version"]["status"] == "ok"  # nothing to emulate: an old kernel is fine
+    assert all(r["status"] == "ok" for r in native["results"] if r["category"] in ("kernel", "emulation")
+               and r["name"] != "binfmt-exec")
 
 
 def test_pi_zero_is_arm_v6(capsys, validate_report):

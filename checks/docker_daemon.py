@@ -1,0 +1,69 @@
+"""Check the Docker daemon answers, and what it is: version, platform, rootless, storage."""
+
+from __future__ import annotations
+
+from doctor.api import Context, Result, check
+from doctor.docker import docker_facts, endpoint
+from doctor.hostinfo import host_facts
+from doctor.matrix import requirement, version_lt
+
+REMEDY = {
+    "down": "Start it: `sudo systemctl start docker` (no systemd: `sudo dockerd &`); with DOCKER_HOST set, "
+            "check that something listens there.",
+    "denied": "Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), run "
+              "mab-doctor and docker with sudo, or use rootless Docker.",
+    "hung": "The daemon accepts connections but does not answer: restart it (`sudo systemctl restart "
+            "docker`) and read its log (`journalctl -u docker`).",
+}
+
+
+def _store(info: dict | None) -> str:
+    status = {str(k): str(v) for k, v in (info or {}).get("DriverStatus") or []}
+    if "io.containerd.snapshotter" in status.get("driver-type", ""):
+        return "containerd image store"
+    return "classic image store"
+
+
+@check(name="docker-daemon", title="Docker daemon", category="docker", requires=("docker-cli",))
+def docker_daemon(ctx: Context) -> Result:
+    """What it checks: the daemon answers `docker version` within the timeout (a daemon that accepts
+    the connection and never answers costs one timeout per run, not one per check); its version,
+    OS/architecture against the host platform (a 32-bit daemon on a 64-bit kernel; an ARMv6 host
+    with a Docker older than 20.10, which picks arm/v7 images), rootless mode, storage driver and
+    whether the containerd image store (multi-platform images locally) is in use.
+
+    Why it matters: buildx's default builder and every `docker run` of a built image go through this
+    daemon; "permission denied" on its socket and "not running" need different cures.
+
+    How to fix: start the daemon, or fix the socket permission (docker group, sudo, rootless Docker).
+    """
+    facts = docker_facts(ctx)
+    details = [f"endpoint: {endpoint(ctx, facts)}", f"`{facts.command}`: {facts.message or facts.state}"]
+    data = {"state": facts.state}
+    if facts.state == "refused":
+        return Result.skip("the daemon is not contacted on a foreign --root", details=details, data=data)
+    if not facts.up:
+        summary = {"down": "daemon is not running", "denied": "permission denied on the daemon's socket",
+                   "hung": "daemon did not answer (timed out)"}.get(facts.state, "daemon error")
+        return Result.fail(f"{summary}: {facts.message}", details=details, data=data,
+                           remediation=REMEDY.get(facts.state, "Check `docker version` and the daemon's log."))
+    server, info = facts.server or {}, facts.info or {}
+    version, arch = server.get("Version", "?"), server.get("Arch", "?")
+    rootless = any("rootless" in str(opt) for opt in info.get("SecurityOptions") or [])
+    data.update({"version": version, "os": server.get("Os"), "arch": arch, "rootless": rootless,
+                 "storage_driver": info.get("Driver"), "image_store": _store(info),
+                 "experimental": server.get("Experimental"), "root_dir": info.get("DockerRootDir")})
+    details = [f"server {version}, API {server.get('ApiVersion')}, {server.get('Os')}/{arch}, "
+               f"storage {info.get('Driver')} ({_store(info)}), rootless {rootless}"] + details
+    summary = f"dockerd {version} ({server.get('Os')}/{arch}, {info.get('Driver')}, {_store(info)}" + \
+              (", rootless)" if rootless else ")")
+    host = host_facts(ctx)
+    if host.kernel_bits == 64 and arch in ("arm", "386"):
+        return Result.warn(f"32-bit daemon ({arch}) on a 64-bit kernel: it pulls and runs 32-bit images by "
+                           f"default", details=details, data=data,
+                           remediation="Pass --platform explicitly, or install a 64-bit Docker and userland.")
+    req = requirement("docker-armv6-variant")
+    if host.platform and host.platform.oci == "linux/arm/v6" and version_lt(version, req.minimum):
+        return Result.warn(f"Docker {version} on an ARMv6 host picks linux/arm/v7 images, which crash here",
+                           details=details, data=data, remediation=req.remediation)
+    return Result.ok(summary, details=details, data=data)

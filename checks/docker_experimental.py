@@ -1,0 +1,85 @@
+"""Check Docker's experimental switches, judged by version: needed only for 19.03-era Docker."""
+
+from __future__ import annotations
+
+import json
+
+from doctor.api import Action, Context, Fix, Result, check
+from doctor.docker import cli_config, docker_facts, read_json
+from doctor.matrix import requirement, version_lt
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+
+
+def daemon_cmdline_flag(ctx: Context) -> bool | None:
+    """Whether a running dockerd was started with --experimental (None: no dockerd process seen)."""
+    with ctx.psutil_procfs() as psutil:
+        seen = None
+        try:
+            for proc in psutil.process_iter(["name", "cmdline"]):
+                if proc.info.get("name") == "dockerd":
+                    seen = bool(seen) or "--experimental" in (proc.info.get("cmdline") or [])
+        except (IndexError, OSError, psutil.Error):
+            return None  # a captured /proc without processes, or one we may not read
+        return seen
+
+
+def _truthy(value) -> bool:
+    return value is True or str(value).lower() in ("enabled", "true", "1")
+
+
+@check(name="docker-experimental", title="Docker experimental features", category="docker",
+       requires=("docker-cli",), fixable=True)
+def docker_experimental(ctx: Context) -> Result:
+    """What it checks: the client side (`DOCKER_CLI_EXPERIMENTAL`, `"experimental"` in the CLI's
+    config.json under DOCKER_CONFIG or ~/.docker) and the daemon side (`docker version`,
+    /etc/docker/daemon.json, the running dockerd's command line), judged by the matrix: Docker 19.03
+    needs client experimental for buildx and `docker manifest`, and daemon experimental for
+    `--platform` on pull/run and the classic builder; from 20.10 on neither is needed.
+
+    Why it matters: on 19.03, buildx is hidden and `--platform` is refused without these switches;
+    on 20.10+ blog posts still tell people to set them, which changes nothing. A corrupt config.json
+    or daemon.json breaks the CLI or the daemon outright.
+
+    How to fix: on 19.03, `export DOCKER_CLI_EXPERIMENTAL=enabled` or `mab-doctor --fix` (adds
+    "experimental": "enabled" to config.json, keeping every other key, with a backup); better,
+    upgrade to Docker 20.10 or newer. Fix a corrupt JSON file at the line and column shown.
+    """
+    facts = docker_facts(ctx)
+    config, daemon = cli_config(ctx), read_json(ctx, DAEMON_JSON)
+    broken = [f.error for f in (config, daemon) if f.error]
+    if broken:
+        return Result.fail(f"corrupt JSON: {broken[0]}", details=broken, data={"errors": broken},
+                           remediation="Fix the syntax at that line and column (the file was not changed); "
+                                       "the docker CLI or daemon refuses to start with it as it is.")
+    client_on = _truthy(ctx.env.get("DOCKER_CLI_EXPERIMENTAL")) or _truthy((config.data or {}).get("experimental"))
+    server = facts.server or {}
+    engine = next((c.get("Details", {}) for c in server.get("Components") or [] if c.get("Name") == "Engine"), {})
+    daemon_on = _truthy(server.get("Experimental", engine.get("Experimental"))) or \
+        _truthy((daemon.data or {}).get("experimental")) or bool(daemon_cmdline_flag(ctx))
+    details = [f"client: DOCKER_CLI_EXPERIMENTAL={ctx.env.get('DOCKER_CLI_EXPERIMENTAL', '(unset)')}, "
+               f"{config.path}: experimental={(config.data or {}).get('experimental', '(unset)')}",
+               f"daemon: {'experimental' if daemon_on else 'not experimental'} "
+               f"(docker version, {DAEMON_JSON}, dockerd command line)"]
+    data = {"client_experimental": client_on, "daemon_experimental": daemon_on}
+    cli_req, daemon_req = requirement("docker-cli-experimental"), requirement("docker-daemon-experimental")
+    client_version, server_version = facts.client.get("Version"), server.get("Version")
+    if not client_version:
+        return Result.skip(f"client version unknown ({facts.state}): nothing to judge", details=details)
+    if not version_lt(client_version, cli_req.maximum_exclusive):
+        why = (f"not needed: Docker CLI {client_version} always enables experimental features (since "
+               f"{cli_req.maximum_exclusive}; DOCKER_CLI_EXPERIMENTAL and config.json are ignored)")
+        old_daemon = server_version and version_lt(server_version, daemon_req.maximum_exclusive)
+        if old_daemon and not daemon_on:
+            return Result.warn(f"daemon {server_version} is not experimental: `--platform` on pull/run needs it",
+                               details=[why] + details, data=data, remediation=daemon_req.remediation)
+        return Result.ok(why, details=details, data=data)
+    if not client_on:
+        fix = Fix.of(f"Set \"experimental\": \"enabled\" in {config.path}",
+                     Action("json-set", config.path, json.dumps({"experimental": "enabled"})))
+        return Result.fail(f"Docker CLI {client_version} hides buildx unless experimental is enabled",
+                           details=details, data=data, fix=fix, remediation=cli_req.remediation)
+    if server_version and not daemon_on:
+        return Result.warn(f"daemon {server_version} is not experimental: `docker pull --platform` is refused",
+                           details=details, data=data, remediation=daemon_req.remediation)
+    return Result.ok(f"experimental enabled where Docker {client_version} needs it", details=details, data=data)

@@ -1,0 +1,150 @@
+"""Docker checks against real daemons: up (with/without --experimental), stopped, hung, denied, corrupt config."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from doctor.cli import main
+from helpers import PROJECT
+
+
+@pytest.fixture
+def private_dockerd(dockerd):
+    """Start a second, private dockerd (own socket, data root, no networking); stop it afterwards."""
+    started = []
+
+    def start(*flags: str) -> str:
+        base = Path(tempfile.mkdtemp(prefix="mab-dockerd-"))
+        sock = f"unix://{base}/d.sock"
+        proc = subprocess.Popen(["/usr/sbin/dockerd", "-H", sock, "--data-root", f"{base}/root",
+                                 "--exec-root", f"{base}/exec", "--pidfile", f"{base}/pid", "--bridge=none",
+                                 "--iptables=false", "--ip-masq=false", *flags],
+                                stdout=subprocess.DEVNULL, stderr=open(base / "log", "w"))
+        started.append((proc, base))
+        for _ in range(80):
+            if subprocess.run(["/usr/bin/docker", "-H", sock, "version"], capture_output=True).returncode == 0:
+                return sock
+            time.sleep(0.25)
+        pytest.fail(f"private dockerd did not start: {(base / 'log').read_text()[-500:]}")
+    yield start
+    for proc, base in started:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def doctor(capsys, monkeypatch, *argv, **env) -> tuple[int, dict]:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code = main(["--format", "json", "--no-plugins", *argv])
+    data = json.loads(capsys.readouterr().out)
+    assert data["exit_code"] == code
+    return code, {r["name"]: r for r in data["results"]}
+
+
+def test_daemon_up_reports_the_real_server_version(capsys, monkeypatch, dockerd):
+    server = subprocess.run(["/usr/bin/docker", "version", "--format", "{{.Server.Version}}"],
+                            capture_output=True, text=True).stdout.strip()
+    _, res = doctor(capsys, monkeypatch, "docker-daemon", "docker-experimental", DOCKER_HOST=f"unix://{dockerd}")
+    assert res["docker-daemon"]["status"] == "ok" and res["docker-daemon"]["data"]["version"] == server
+    assert server in res["docker-daemon"]["summary"]
+    exp = res["docker-experimental"]
+    assert exp["status"] == "ok" and exp["summary"].startswith("not needed: Docker CLI")
+    assert "always enables experimental features" in exp["summary"]
+
+
+@pytest.mark.parametrize("flags, experimental", [((), False), (("--experimental",), True)])
+def test_private_daemon_with_and_without_experimental_then_stopped(capsys, monkeypatch, private_dockerd,
+                                                                   flags, experimental):
+    sock = private_dockerd(*flags)
+    _, res = doctor(capsys, monkeypatch, "docker-daemon", "docker-experimental", DOCKER_HOST=sock)
+    assert res["docker-daemon"]["status"] == "ok"
+    assert res["docker-experimental"]["data"]["daemon_experimental"] is experimental
+    assert res["docker-experimental"]["status"] == "ok"  # 20.10+: not needed either way
+    path = sock.removeprefix("unix://")
+    pid = int(Path(path).with_name("pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(80):
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.25)
+    code, res = doctor(capsys, monkeypatch, "docker-daemon", DOCKER_HOST=sock)
+    assert code == 1 and res["docker-daemon"]["status"] == "fail"
+    assert res["docker-daemon"]["summary"].startswith("daemon is not running")
+
+
+def test_hung_socket_costs_one_timeout_per_run(monkeypatch, tmp_path):
+    path = str(tmp_path / "hung.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept_and_never_answer():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+    threading.Thread(target=accept_and_never_answer, daemon=True).start()
+    try:
+        exe = os.path.join(os.path.dirname(sys.executable), "mab-doctor")
+        env = {**os.environ, "DOCKER_HOST": f"unix://{path}"}
+        start = time.monotonic()
+        proc = subprocess.run([exe, "--format", "json", "--timeout", "3", "--no-plugins"], capture_output=True,
+                              text=True, env=env, timeout=60, cwd=PROJECT)
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        server.close()
+    assert took < 3 + 1, f"a full run took {took:.1f}s with a 3 s timeout"
+    assert "Traceback" not in proc.stderr and proc.returncode == 1
+    res = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
+    assert res["docker-daemon"]["status"] == "fail" and "timed out" in res["docker-daemon"]["summary"]
+    assert held, "the fake daemon never saw a connection"
+
+
+def test_permission_denied_has_its_own_remedy(dockerd, tmp_path):
+    mode = os.stat(dockerd).st_mode
+    assert mode & 0o007 == 0, "the socket is world-accessible; cannot test permission denied"
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    exe = os.path.join(os.path.dirname(sys.executable), "mab-doctor")
+    env = {**os.environ, "HOME": str(home), "DOCKER_HOST": f"unix://{dockerd}"}
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", exe, "docker-daemon",
+                           "--format", "json", "--no-plugins"], capture_output=True, text=True, env=env,
+                          timeout=60, cwd="/")
+    res = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
+    daemon = res["docker-daemon"]
+    assert proc.returncode == 1 and daemon["status"] == "fail"
+    assert daemon["summary"].startswith("permission denied") and "docker group" in daemon["remediation"]
+
+
+def test_corrupt_config_json_is_named_and_left_untouched(capsys, monkeypatch, dockerd, tmp_path):
+    config = tmp_path / "config.json"
+    broken = b'{\n  "auths": {},\n  "experimental": "enabled"\n  "credsStore": "pass"\n}\n'
+    config.write_bytes(broken)
+    code, res = doctor(capsys, monkeypatch, "docker-experimental", DOCKER_CONFIG=str(tmp_path))
+    exp = res["docker-experimental"]
+    assert code == 1 and exp["status"] == "fail"
+    assert f"{config}: line 4, column 3" in exp["summary"]
+    assert config.read_bytes() == broken
