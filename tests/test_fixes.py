@@ -94,3 +94,40 @@ def test_user_state_dir_when_not_root(monkeypatch, tmp_path):
                                           (["--fix", "--format", "json"], "plain runs")])
 def test_fix_usage_errors(capsys, argv, phrase):
     assert main(argv) == 2 and phrase in capsys.readouterr().err
+
+
+def test_json_set_keeps_every_key_backs_up_and_undoes(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "config.json"
+    original = '{"auths": {"r.example": {"auth": "x"}}, "credsStore": "pass"}'
+    config.write_text(original)
+    config.chmod(0o600)
+    j = journal.Journal.begin()
+    journal.apply([Action("json-set", str(config), '{"experimental": "enabled"}')], j, lambda n: None, lambda m: None)
+    assert json.loads(config.read_text()) == {"auths": {"r.example": {"auth": "x"}}, "credsStore": "pass",
+                                              "experimental": "enabled"}
+    assert (tmp_path / "config.json.mab-doctor.bak").read_text() == original
+    assert config.stat().st_mode & 0o777 == 0o600  # permissions kept (it may hold credentials)
+    journal.undo(journal.Journal.latest(), lambda m: None)
+    assert config.read_text() == original and not (tmp_path / "config.json.mab-doctor.bak").exists()
+
+
+def test_json_set_refuses_a_corrupt_file_and_leaves_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "config.json"
+    config.write_text('{"auths": {}\n  "x": 1}')
+    with pytest.raises(journal.FixError, match="line 2, column 3"):
+        journal.apply([Action("json-set", str(config), '{"experimental": "enabled"}')], journal.Journal.begin(),
+                      lambda n: None, lambda m: None)
+    assert config.read_text() == '{"auths": {}\n  "x": 1}'
+
+
+def test_json_set_command_is_runnable_and_needs_no_root(tmp_path):
+    import subprocess
+
+    config = tmp_path / "config.json"
+    config.write_text('{"a": 1}')
+    action = Action("json-set", str(config), '{"experimental": "enabled"}')
+    assert not action.needs_root and not Fix.of("t", action).needs_root
+    subprocess.run(action.command(), check=True)
+    assert json.loads(config.read_text()) == {"a": 1, "experimental": "enabled"}
