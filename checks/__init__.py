@@ -5,6 +5,8 @@ from checks.binfmt_handlers import binfmt_handlers
 from checks.binfmt_kernel import binfmt_kernel
 from checks.binfmt_mount import binfmt_mount
 from checks.binfmt_persist import binfmt_persist
+from checks.buildx import buildx
+from checks.buildx_builder import buildx_builder
 from checks.docker_cli import docker_cli
 from checks.docker_daemon import docker_daemon
 from checks.docker_experimental import docker_experimental
@@ -24,4 +26,6 @@ BUILTIN = (
     docker_cli,
     docker_daemon,
     docker_experimental,
+    buildx,
+    buildx_builder,
 )

@@ -1,0 +1,186 @@
+"""buildx-builder: `buildx ls` formats (classic table, tree table, JSON Lines), per-target verdicts, driver warning."""
+
+import json
+import sys
+
+import pytest
+
+from checks.buildx_builder import buildx_builder
+from doctor.buildx import parse_ls_json, parse_ls_table, platform_names
+from doctor.context import CommandResult
+from doctor.model import Status
+from elfbuild import build_elf
+from helpers import TESTS
+
+sys.path.insert(0, str(TESTS / "data" / "buildx-plugin"))
+from make_plugin import run_output  # noqa: E402
+
+DATA = TESTS / "data" / "docker"
+DOCKER = "/usr/bin/docker"
+VERSION = (DOCKER, "version", "--format", "{{json .}}")
+INFO = (DOCKER, "info", "--format", "{{json .}}")
+LS_JSON = (DOCKER, "buildx", "ls", "--format", "json")
+LS = (DOCKER, "buildx", "ls")
+
+# docs.docker.com/reference/cli/docker/buildx/ls (buildx v0.13+ tree layout), verbatim.
+TREE_DOC = r"""NAME/NODE           DRIVER/ENDPOINT                   STATUS    BUILDKIT   PLATFORMS
+elated_tesla*       docker-container
+ \_ elated_tesla0    \_ unix:///var/run/docker.sock   running   v0.10.3    linux/amd64
+ \_ elated_tesla1    \_ ssh://ubuntu@1.2.3.4          running   v0.10.3    linux/arm64*, linux/arm/v7, linux/arm/v6
+default             docker
+ \_ default          \_ default                       running   v0.8.2     linux/amd64
+"""
+# Classic layout (buildx v0.10-v0.12: tabwriter padding 1, `name *`, two-space node indent), from docker/buildx#2055.
+CLASSIC = """NAME/NODE       DRIVER/ENDPOINT      STATUS  BUILDKIT             PLATFORMS
+dev             remote
+  dev0          tcp://localhost:1234 running v0.0.0+unknown       linux/arm64, linux/amd64, linux/amd64/v2, linux/riscv64
+desktop-linux * docker
+  desktop-linux desktop-linux        running v0.11.6+0a15675913b7 linux/arm64, linux/amd64, linux/arm/v7, linux/arm/v6
+"""
+# Before BUILDKIT (buildx v0.8/v0.9), from docker/buildx#1026.
+NO_BUILDKIT = """NAME/NODE       DRIVER/ENDPOINT STATUS  PLATFORMS
+desktop-linux   docker
+  desktop-linux desktop-linux   running linux/amd64, linux/arm64, linux/riscv64, linux/ppc64le, linux/s390x, linux/386, linux/arm/v7, linux/arm/v6
+default *       docker
+  default       default         running linux/amd64, linux/arm64, linux/riscv64, linux/ppc64le, linux/s390x, linux/386, linux/arm/v7, linux/arm/v6
+"""
+
+
+def test_tree_layout_from_the_docs():
+    tesla, default = parse_ls_table(TREE_DOC)
+    assert (tesla.name, tesla.driver, tesla.current) == ("elated_tesla", "docker-container", True)
+    assert [(n.name, n.endpoint, n.status, n.buildkit) for n in tesla.nodes] == [
+        ("elated_tesla0", "unix:///var/run/docker.sock", "running", "v0.10.3"),
+        ("elated_tesla1", "ssh://ubuntu@1.2.3.4", "running", "v0.10.3")]
+    assert tesla.nodes[1].platforms == ["linux/arm64*", "linux/arm/v7", "linux/arm/v6"]
+    assert platform_names(tesla.nodes[1]) == ["linux/arm64", "linux/arm/v7", "linux/arm/v6"]
+    assert (default.name, default.current, default.nodes[0].endpoint) == ("default", False, "default")
+
+
+def test_classic_layouts_with_and_without_buildkit_column():
+    dev, desktop = parse_ls_table(CLASSIC)
+    assert (desktop.name, desktop.current, dev.current, dev.driver) == ("desktop-linux", True, False, "remote")
+    assert dev.nodes[0].endpoint == "tcp://localhost:1234" and dev.nodes[0].buildkit == "v0.0.0+unknown"
+    assert desktop.nodes[0].platforms[:2] == ["linux/arm64", "linux/amd64"]
+    desktop, default = parse_ls_table(NO_BUILDKIT)
+    assert default.current and default.nodes[0].status == "running" and default.nodes[0].buildkit == ""
+    assert len(default.nodes[0].platforms) == 8
+
+
+def test_truncated_platform_groups_are_not_guessed():
+    (b,) = parse_ls_table("NAME/NODE   DRIVER/ENDPOINT   STATUS    BUILDKIT   PLATFORMS\nx*          docker\n"
+                          r" \_ x        \_ x             running   v0.13.2    linux/amd64 (+3), linux/arm64, "
+                          "linux/arm (+2), (3 more)\n")
+    assert platform_names(b.nodes[0]) == ["linux/arm64"]
+
+
+def test_json_lines_are_deduplicated():
+    text = run_output("v0.14.0", "buildx", "ls", "--format", "json")
+    assert len(text.splitlines()) == 3  # buildx < v0.21 repeats a builder once per node (docker/buildx#2969)
+    default, multi = parse_ls_json(text)
+    assert [n.name for n in multi.nodes] == ["multi0", "multi1"] and not multi.current
+    with pytest.raises(ValueError):
+        parse_ls_json("NAME/NODE ...")
+
+
+def host(make_host, ls_table, ls_json=None, *, targets="linux/amd64,linux/arm64", info=None, version_file=None):
+    tree = {"/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n",
+            "/usr/bin/sh": build_elf("x86_64"), "/bin": "-> usr/bin", "/etc/os-release": "ID=debian\nVERSION_ID=12\n",
+            DOCKER: "#!/bin/sh\n"}
+    version = (DATA / (version_file or "version-28-client-20.10-server.json")).read_text()
+    cmds = {VERSION: CommandResult(VERSION, 1 if version_file else 0, version,
+                                   (DATA / "version-down.stderr").read_text() if version_file else ""),
+            INFO: CommandResult(INFO, 0, info or (DATA / "info-20.10.json").read_text()),
+            LS: CommandResult(LS, 0, ls_table)}
+    cmds[LS_JSON] = (CommandResult(LS_JSON, 0, ls_json) if ls_json is not None
+                     else CommandResult(LS_JSON, 1, "", "ERROR: unknown flag: --format\n"))
+    ctx = make_host(tree, commands=cmds, targets=targets, env={"PATH": "/usr/bin", "HOME": "/root"})
+    ctx.path(DOCKER).chmod(0o755)
+    ctx._memo["is_live"] = True
+    return ctx
+
+
+def by_target(results):
+    return {r.target: r for r in results}
+
+
+def test_multi_node_builder_native_and_emulated_per_target(make_host):
+    table = run_output("v0.12.1", "buildx", "ls", current="multi")
+    res = by_target(buildx_builder(host(make_host, table, targets="linux/amd64,linux/arm64,linux/386,linux/riscv64")))
+    assert res["linux/amd64"].status is Status.OK and dict(res["linux/amd64"].data) == {
+        "builder": "multi", "driver": "docker-container", "node": "multi0", "how": "native"}
+    assert res["linux/arm64"].data["node"] == "multi1" and res["linux/arm64"].data["how"] == "native"
+    assert res["linux/386"].data["how"] == "native"  # amd64 runs 386 without emulation
+    miss = res["linux/riscv64"]
+    assert miss.status is Status.FAIL and miss.summary == "no node of builder multi lists linux/riscv64"
+    assert "sudo mab-doctor --fix" in miss.remediation and "--append" in miss.remediation
+    assert any("multi-node builder: 2 nodes, native platforms linux/amd64, linux/arm64" in d for d in miss.details)
+    assert None not in res  # docker-container driver: no export warning
+
+
+def test_emulated_target_on_a_local_node(make_host):
+    builders = [{"name": "qemu", "driver": "docker-container", "nodes": [
+        {"name": "qemu0", "endpoint": "unix:///var/run/docker.sock", "status": "running", "buildkit": "v0.12.5",
+         "platforms": ["linux/amd64", "linux/amd64/v2", "linux/arm64", "linux/arm/v7"]}]}]
+    table = run_output("v0.11.2", "buildx", "ls", current="qemu", builders=builders)
+    res = by_target(buildx_builder(host(make_host, table, targets="linux/amd64,linux/arm64,linux/arm/v7")))
+    assert [res[t].data["how"] for t in ("linux/amd64", "linux/arm64", "linux/arm/v7")] == [
+        "native", "emulated", "emulated"]
+    assert res["linux/arm64"].summary == "node qemu0 of qemu (emulated)"
+
+
+def test_docker_driver_with_classic_store_warns_once(make_host):
+    table = run_output("v0.12.1", "buildx", "ls")  # current: default (docker driver)
+    results = buildx_builder(host(make_host, table))
+    res = by_target(results)
+    assert res["linux/amd64"].status is Status.OK and res["linux/amd64"].data["how"] == "native"
+    assert res["linux/arm64"].status is Status.FAIL
+    warn = res[None]
+    assert warn.status is Status.WARN and "cannot export a multi-platform image" in warn.summary
+    assert "--driver docker-container" in warn.remediation
+    single = by_target(buildx_builder(host(make_host, table, targets="linux/amd64")))
+    assert None not in single
+
+
+def test_containerd_image_store_has_no_driver_warning(make_host):
+    info = json.loads((DATA / "info-20.10.json").read_text())
+    info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]  # derived: a containerd-store daemon
+    table = run_output("v0.12.1", "buildx", "ls")
+    assert None not in by_target(buildx_builder(host(make_host, table, info=json.dumps(info))))
+
+
+def test_json_format_is_used_when_supported_and_the_table_marks_the_current(make_host):
+    table = run_output("v0.14.0", "buildx", "ls", current="multi")
+    ls_json = run_output("v0.14.0", "buildx", "ls", "--format", "json")
+    ctx = host(make_host, table, ls_json)
+    res = by_target(buildx_builder(ctx))
+    assert res["linux/arm64"].data == {"builder": "multi", "driver": "docker-container", "node": "multi1",
+                                       "how": "native"}
+    assert "read `docker buildx ls --format json`" in res["linux/arm64"].details
+    assert [c[0] for c in ctx.runner.calls][-2:] == [LS_JSON, LS]
+
+
+def test_stopped_node_lists_no_platforms(make_host):
+    builders = [{"name": "idle", "driver": "docker-container", "nodes": [
+        {"name": "idle0", "endpoint": "unix:///var/run/docker.sock", "status": "inactive", "buildkit": "",
+         "platforms": []}]}]
+    table = run_output("v0.12.1", "buildx", "ls", current="idle", builders=builders)
+    res = by_target(buildx_builder(host(make_host, table)))
+    assert res["linux/amd64"].status is Status.FAIL
+    assert any("not running" in d and "idle0" in d for d in res["linux/amd64"].details)
+    assert "--bootstrap" in res["linux/amd64"].remediation
+
+
+def test_daemon_down_skips(make_host):
+    ctx = host(make_host, "", version_file="version-down.json")
+    (res,) = buildx_builder(ctx)
+    assert res.status is Status.SKIP and "daemon is down" in res.summary
+    assert all(c[0][1] != "buildx" for c in ctx.runner.calls)
+
+
+def test_hung_ls_costs_one_timeout(make_host):
+    ctx = host(make_host, "")
+    ctx.runner.commands[LS_JSON] = CommandResult(LS_JSON, None, timed_out=True, timeout=10)
+    (res,) = buildx_builder(ctx)
+    assert res.status is Status.FAIL and "timed out after 10s" in res.summary and res.remediation
+    assert LS not in [c[0] for c in ctx.runner.calls]
