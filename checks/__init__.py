@@ -12,7 +12,9 @@ from checks.docker_daemon import docker_daemon
 from checks.docker_experimental import docker_experimental
 from checks.host_platform import host_platform
 from checks.host_resources import host_resources
+from checks.image_cache import image_cache
 from checks.kernel_version import kernel_version
+from checks.podman import podman
 
 BUILTIN = (
     host_platform,
@@ -28,4 +30,6 @@ BUILTIN = (
     docker_experimental,
     buildx,
     buildx_builder,
+    image_cache,
+    podman,
 )

@@ -1,0 +1,167 @@
+"""Find local images whose platform differs from the host's (the one-tag-one-platform cache trap)."""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, NamedTuple
+
+from doctor.api import CommandResult, Context, Result, check
+from doctor.docker import docker_facts, docker_run
+from doctor.hostinfo import host_facts
+from doctor.platforms import PlatformError, parse_platform
+
+NONE = "<none>"
+SNAPSHOTTER = "io.containerd.snapshotter.v1"
+WHY = {"docker": "A plain `docker run` or legacy `docker build` of such a tag silently uses the foreign image "
+                 "(Docker 20.10+ only prints \"The requested image's platform (...) does not match the detected "
+                 "host platform\").",
+       "containerd": "The containerd image store holds no {host} variant of these Docker tags.",
+       "podman": "Podman 4.3 likewise uses the stored image, printing only \"WARNING: image platform (...) "
+                 "does not match the expected platform\"."}
+
+
+class Image(NamedTuple):
+    """One local name:tag and the platform its engine recorded (None when inspect said nothing)."""
+
+    engine: str
+    image: str
+    id: str
+    platform: str | None
+    foreign: bool = False
+
+
+def _last_line(res: CommandResult) -> str:
+    lines = res.stderr.strip().splitlines()
+    return f"{res.describe()}: {lines[-1]}" if lines else res.describe()
+
+
+def _loads(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _json_lines(text: str) -> list[dict]:
+    """docker's `--format '{{json .}}'`: one object per line; garbage lines are dropped."""
+    return [d for d in map(_loads, text.splitlines()) if isinstance(d, dict)]
+
+
+def _json_array(text: str) -> list[dict] | None:
+    """podman's one JSON array of objects; None when the text is not one."""
+    data = _loads(text)
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else None
+
+
+def _platform(doc: dict | None, host: str) -> tuple[str | None, bool]:
+    """(normalised "os/arch[/variant]", differs from host) from inspect's Os/Architecture/Variant."""
+    if not doc or not doc.get("Architecture"):
+        return None, False
+    raw = "/".join(str(p) for p in (doc.get("Os") or "linux", doc["Architecture"], doc.get("Variant")) if p)
+    try:
+        target = parse_platform(raw)
+    except PlatformError:
+        return raw, True  # windows/..., or an architecture no Linux host here can be
+    unsure = " (no variant recorded)" if doc["Architecture"] == "arm" and not doc.get("Variant") else ""
+    return str(target) + unsure, target.platform.oci != host
+
+
+def _scan(engine: str, named: list[tuple[str, str]], inspect: Callable[..., CommandResult],
+          parse: Callable[[str], list[dict] | None], host: str, problems: list[str]) -> list[Image]:
+    """Inspect all listed ids in one command; match answers by Id prefix, else by position
+    (podman resolves a manifest list to its native instance, whose Id differs)."""
+    ids = list(dict.fromkeys(i for _, i in named))
+    if not ids:
+        return []
+    res = inspect(*ids)
+    docs = parse(res.stdout) or []
+    if not res.ok or len(docs) < len(ids):
+        problems.append(f"{engine}: inspect answered for {len(docs)} of {len(ids)} images ({_last_line(res)})")
+    by_id = {}
+    for pos, id_ in enumerate(ids):
+        doc = next((d for d in docs if str(d.get("Id", "")).removeprefix("sha256:").startswith(id_)), None)
+        by_id[id_] = doc if doc is not None or len(docs) != len(ids) else docs[pos]
+    return [Image(engine, name, id_[:12], *_platform(by_id[id_], host)) for name, id_ in named]
+
+
+def _docker(ctx: Context, host: str, problems: list[str]) -> list[Image]:
+    ls = docker_run(ctx, "image", "ls", "--format", "{{json .}}")
+    if ls is None:  # daemon not up: docker-daemon reports why
+        return []
+    if not ls.ok:
+        problems.append(f"docker: could not list images ({_last_line(ls)})")
+    named = [(f"{r['Repository']}:{r['Tag']}", str(r["ID"])) for r in _json_lines(ls.stdout)
+             if r.get("ID") and r.get("Repository") not in (None, "", NONE) and r.get("Tag") not in (None, "", NONE)]
+    inspect = lambda *ids: docker_run(ctx, "image", "inspect", "--format", "{{json .}}", *ids)  # noqa: E731
+    return _scan("docker", named, inspect, _json_lines, host, problems)
+
+
+def _podman(ctx: Context, binary: str, host: str, problems: list[str]) -> list[Image] | None:
+    ls = ctx.run(binary, "images", "--format", "json")
+    if ls.refused:
+        return None
+    rows = _json_array(ls.stdout)
+    if not ls.ok or rows is None:
+        problems.append(f"podman: could not list images ({_last_line(ls)})")
+    named = [(n, str(r["Id"])) for r in rows or [] if r.get("Id") and not r.get("Dangling")
+             for n in r.get("Names") or [] if NONE not in n]
+    return _scan("podman", named, lambda *ids: ctx.run(binary, "image", "inspect", *ids), _json_array, host, problems)
+
+
+@check(name="image-cache", title="Local image cache", category="docker")
+def image_cache(ctx: Context) -> Result:
+    """What it checks: every local tagged image of Docker (when its daemon answers) and of Podman
+    (when `podman` is on PATH), listed and inspected in one command each, for an OS/architecture/
+    variant other than the host platform; `<none>` images are skipped. No `requires`: a Podman-only
+    host has no Docker daemon, and depending on `docker-daemon` would skip the Podman half too; the
+    Docker half reuses the run's docker facts (a hung daemon costs no further timeout).
+
+    Why it matters: with Docker's classic image store one tag holds one platform. After `docker pull
+    --platform linux/arm64 img`, a later plain `docker run img` or legacy `docker build` silently
+    uses that foreign image; since 20.10 Docker only prints "The requested image's platform (...)
+    does not match the detected host platform". The containerd image store keeps every platform of
+    a tag, so there only a tag without a native platform stored counts.
+
+    How to fix: re-pull the native image (`docker pull --platform <host> <image>`, `podman pull
+    --platform <host> <image>`) or remove it (`docker image rm <image>`, `podman rmi <image>`; a
+    Podman manifest list: `podman manifest rm`); pass `--platform` explicitly in scripts.
+    """
+    host_platform = host_facts(ctx).platform
+    if host_platform is None:
+        return Result.skip("host platform unknown: nothing to compare image platforms with")
+    host, facts, podman_bin = host_platform.oci, docker_facts(ctx), ctx.which("podman")
+    problems: list[str] = []
+    images = _docker(ctx, host, problems)
+    details = [f"docker: {len(images)} tagged images" if facts.up else f"docker: {facts.message or facts.state}"]
+    found = _podman(ctx, podman_bin, host, problems) if podman_bin else None
+    details.append(f"podman: {len(found)} tagged images" if found is not None else
+                   "podman: not installed" if not podman_bin else "podman: not run on a foreign --root")
+    if found is None and not facts.up:
+        return Result.skip(f"no image store to inspect: Docker daemon {facts.state} ({facts.message or 'not up'}), "
+                           f"Podman {'not installed' if not podman_bin else 'not run'}", details=details)
+    images += found or []
+    store = {str(k): str(v) for k, v in (facts.info or {}).get("DriverStatus") or []}
+    containerd = facts.up and SNAPSHOTTER in store.get("driver-type", "")
+    foreign = [i for i in images if i.foreign]
+    details += [f"{i.engine} {i.image} ({i.id}): {i.platform}" for i in foreign] + problems
+    data = {"foreign": [{"engine": i.engine, "image": i.image, "platform": i.platform, "id": i.id} for i in foreign],
+            "checked": len(images)}
+    if foreign:
+        names = ", ".join(f"{i.image} ({i.platform})" for i in foreign[:2])
+        more = f" and {len(foreign) - 2} more" if len(foreign) > 2 else ""
+        engines = [e for e in ("docker", "podman") if any(i.engine == e for i in foreign)]
+        why = " ".join(WHY["containerd" if e == "docker" and containerd else e] for e in engines)
+        fixes = "; ".join(f"`{i.engine} pull --platform {host} {i.image}` or "
+                          f"`{'docker image rm' if i.engine == 'docker' else 'podman rmi'} {i.image}`"
+                          for i in foreign[:5]) + ("; ..." if len(foreign) > 5 else "")
+        return Result.warn(f"{len(foreign)} of {len(images)} local images are not {host}: {names}{more}",
+                           details=details, data=data, remediation=f"{why.format(host=host)} Re-pull or remove "
+                                                                   f"each: {fixes}. Or pass --platform explicitly.")
+    if problems:
+        return Result.warn(f"could not inspect every local image ({len(images)} checked)", details=details,
+                           data=data, remediation="Run the commands named above by hand and fix what they report.")
+    if containerd and images:
+        return Result.ok(f"{len(images)} local images; the containerd image store keeps every platform of a tag: "
+                         f"the one-tag-one-platform trap does not apply", details=details, data=data)
+    return Result.ok(f"{len(images)} local images, all {host}" if images else "no local tagged images",
+                     details=details, data=data)

@@ -1,0 +1,124 @@
+"""Check Podman and Buildah: versions for multi-platform builds, rootless mode, architecture."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from doctor.api import CommandResult, Context, Result, check
+from doctor.hostinfo import host_facts
+from doctor.matrix import requirement, version_lt
+
+EMULATION = ("Podman and Buildah have no built-in emulators: foreign RUN steps need the same host "
+             "binfmt_misc handlers with static QEMU as Docker (see binfmt-handlers)")
+
+
+def _json(res: CommandResult) -> dict | None:
+    try:
+        data = json.loads(res.stdout) if res.ok else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _version(ctx: Context, binary: str, json_argv: tuple[str, ...], pick) -> tuple[str | None, str]:
+    """(version, evidence): the JSON form first, `--version` when that fails or says nothing."""
+    res = ctx.run(binary, *json_argv)
+    if res.refused:
+        return None, res.describe()
+    data = _json(res)
+    version = pick(data) if data else None
+    if version:
+        return str(version), f"`{' '.join(res.argv)}`: {version}"
+    plain = ctx.run(binary, "--version")
+    m = re.search(r"version\s+v?(\d[^\s,]*)", plain.stdout)
+    return (m.group(1), f"`{binary} --version`: {plain.stdout.strip()}") if m else (None, plain.describe())
+
+
+def _too_old(version: str | None, minimum: str) -> bool:
+    try:
+        return bool(version) and version_lt(version, minimum)
+    except ValueError:
+        return False
+
+
+@check(name="podman", title="Podman and Buildah", category="podman")
+def podman(ctx: Context) -> Result:
+    """What it checks: whether Podman and Buildah are installed and their versions (`podman version
+    --format json`, `buildah version --json`, `--version` as fallback); the Buildah that Podman
+    builds with (`podman info`) and the Buildah CLI against the matrix minimum for multi-value
+    `--platform` with `--manifest` (Buildah 1.23); the Podman minimum (3.4, not confirmed from a
+    release: the matrix marks it unverified); rootless mode and Podman's architecture against the
+    host platform (`podman info --format json`).
+
+    Why it matters: older Buildah cannot build a multi-platform manifest in one command; a Podman
+    built for another architecture pulls and builds that architecture by default; a broken
+    `podman info` (storage configuration) means no build works. Podman has no emulators of its own:
+    the same binfmt_misc handlers as Docker are needed (see binfmt-handlers).
+
+    How to fix: upgrade Buildah/Podman (distribution packages); build each platform separately and
+    join them with `buildah manifest add` on old versions; fix what `podman info` reports. Podman
+    is optional: without it this check is skipped.
+    """
+    podman_bin, buildah_bin = ctx.which("podman"), ctx.which("buildah")
+    if not podman_bin and not buildah_bin:
+        return Result.skip("Podman not installed (optional)", data={"versions": {}, "rootless": None, "arch": None})
+    versions: dict[str, str | None] = {}
+    details: list[str] = []
+    info: dict | None = None
+    info_error = None
+    if podman_bin:
+        versions["podman"], said = _version(ctx, podman_bin, ("version", "--format", "json"),
+                                            lambda d: (d.get("Client") or {}).get("Version"))
+        details.append(said)
+        res = ctx.run(podman_bin, "info", "--format", "json")
+        info = _json(res)
+        if info is None and not res.refused:
+            err = res.stderr.strip().splitlines()
+            info_error = f"{res.describe()}: {err[-1]}" if err else f"{res.describe()}, no JSON"
+    if buildah_bin:
+        versions["buildah"], said = _version(ctx, buildah_bin, ("version", "--json"), lambda d: d.get("version"))
+        details.append(said)
+    host = (info or {}).get("host") or {}
+    versions["podman_buildah"] = host.get("buildahVersion")
+    rootless = (host.get("security") or {}).get("rootless")
+    arch = host.get("arch")
+    data = {"versions": versions, "rootless": rootless, "arch": arch}
+    if not any(versions.values()) and not info:
+        return Result.skip("Podman/Buildah found but not run (foreign --root, or they did not answer)",
+                           details=details, data=data)
+    if info:
+        details.append(f"podman info: {host.get('os')}/{arch}, rootless {rootless}, buildah library "
+                       f"{versions['podman_buildah']}, storage {(info.get('store') or {}).get('graphRoot')}")
+    if rootless:
+        details.append("rootless: binfmt_misc handlers are host-wide; registering them needs root")
+    details.append(EMULATION)
+    say = {"details": details, "data": data}
+    if info_error:
+        return Result.warn(f"`podman info` failed: {info_error}", **say,
+                           remediation="Run `podman info` and fix what it names (usually storage.conf: "
+                                       "/etc/containers/storage.conf or ~/.config/containers/storage.conf); "
+                                       "`podman build` cannot work until it succeeds.")
+    b_req, p_req = requirement("buildah-multiplatform"), requirement("podman-multiplatform")
+    labels = (("buildah", "buildah"), ("podman_buildah", "Podman's buildah"))
+    old = [f"{label} {versions[name]}" for name, label in labels if _too_old(versions.get(name), b_req.minimum)]
+    if old:
+        return Result.warn(f"{' and '.join(old)} older than "
+                           f"{b_req.minimum}: no multi-value --platform with --manifest", **say,
+                           remediation=b_req.remediation + f" ({b_req.source})")
+    platform = host_facts(ctx).platform
+    if arch and platform and arch != platform.goarch:
+        return Result.warn(f"Podman is a linux/{arch} build on a {platform.oci} host: it pulls and builds "
+                           f"linux/{arch} by default", **say,
+                           remediation=f"Pass --platform {platform.oci} explicitly, or install the distribution's "
+                                       f"native Podman.")
+    if _too_old(versions.get("podman"), p_req.minimum) and not versions["podman_buildah"]:
+        return Result.warn(f"podman {versions['podman']} is older than {p_req.minimum}, the release expected "
+                           f"to take a --platform list (unverified in the matrix)", **say,
+                           remediation=p_req.remediation)
+    if versions.get("podman") and not p_req.verified:
+        details.append(f"podman minimum {p_req.minimum} for multi-platform builds is unverified "
+                       f"({p_req.source}); the Buildah version decides")
+    mode = "" if rootless is None else (", rootless" if rootless else ", rootful")
+    found = ", ".join(f"{k} {v}" for k, v in versions.items() if v and k != "podman_buildah")
+    return Result.ok(f"{found}{mode}" + (f", linux/{arch}" if arch else ""), **say)
