@@ -94,6 +94,10 @@ def buildx(ctx: Context) -> Result:
             return Result.warn(f"no docker-buildx plugin; only a standalone binary ({standalone[0]})", details=details,
                                data=data, remediation=f"`docker buildx` needs the plugin: copy {standalone[0]} to "
                                                       f"~/.docker/cli-plugins/docker-buildx (chmod +x). {INSTALL}")
+        if ctx.which("podman"):
+            # Multi-platform builds still work here, through Podman/Buildah (see the podman check).
+            return Result.warn("no docker-buildx plugin: Docker cannot build multi-platform images here; Podman "
+                               "can (see podman)", details=details, data=data, remediation=INSTALL)
         return Result.fail("no docker-buildx plugin in any CLI plugin directory", details=details, data=data,
                            remediation=INSTALL)
     copies = [_inspect(ctx, index, path) for index, path in found]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from doctor.api import Context, Result, check
-from doctor.buildx import Builder, Node, parse_ls_json, parse_ls_table, platform_names
+from doctor.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table, platform_names,
+                           plugin_dirs)
 from doctor.docker import docker_facts
 from doctor.hostinfo import host_facts
 from doctor.matrix import requirement
@@ -89,6 +90,9 @@ def buildx_builder(ctx: Context) -> list[Result]:
         return [Result.skip(f"the Docker daemon is {facts.state}: builders cannot be listed",
                             details=[facts.message] if facts.message else [],
                             remediation="Start the Docker daemon, then run this check again.")]
+    if not find_candidates(ctx, plugin_dirs(ctx)[0])[0]:  # buildx WARNs (Podman builds instead) but has none
+        return [Result.skip("no docker-buildx plugin: no builder to check (see buildx)",
+                            remediation="Install the buildx plugin (see buildx).")]
     builders, details, problem = list_builders(ctx, facts.binary)
     current = next((b for b in builders if b.current), None) or next((b for b in builders if b.name == "default"), None)
     if current is None:

@@ -144,6 +144,13 @@ def test_none_found_fails_and_a_standalone_binary_only_warns(make_host):
     assert res.status is Status.WARN and res.data["standalone"] == ("/usr/local/bin/buildx",)
 
 
+def test_none_found_only_warns_when_podman_can_build_instead(make_host):
+    ctx = host(make_host, {}, files={"/usr/bin/podman": build_elf("x86_64")})
+    ctx.path("/usr/bin/podman").chmod(0o755)
+    res = buildx(ctx)
+    assert res.status is Status.WARN and "Podman can (see podman)" in res.summary
+
+
 def test_corrupt_config_json_does_not_crash(make_host):
     path = f"{HOME_PLUGINS}/docker-buildx"
     res = buildx(host(make_host, {path: "v0.12.1"}, files={"/home/u/.docker/config.json": '{"cliPluginsExtraDirs": ['}))

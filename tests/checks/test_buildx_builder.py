@@ -86,7 +86,7 @@ def test_json_lines_are_deduplicated():
 def host(make_host, ls_table, ls_json=None, *, targets="linux/amd64,linux/arm64", info=None, version_file=None):
     tree = {"/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n",
             "/usr/bin/sh": build_elf("x86_64"), "/bin": "-> usr/bin", "/etc/os-release": "ID=debian\nVERSION_ID=12\n",
-            DOCKER: "#!/bin/sh\n"}
+            DOCKER: "#!/bin/sh\n", "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64")}
     version = (DATA / (version_file or "version-28-client-20.10-server.json")).read_text()
     cmds = {VERSION: CommandResult(VERSION, 1 if version_file else 0, version,
                                    (DATA / "version-down.stderr").read_text() if version_file else ""),
@@ -96,8 +96,16 @@ def host(make_host, ls_table, ls_json=None, *, targets="linux/amd64,linux/arm64"
                      else CommandResult(LS_JSON, 1, "", "ERROR: unknown flag: --format\n"))
     ctx = make_host(tree, commands=cmds, targets=targets, env={"PATH": "/usr/bin", "HOME": "/root"})
     ctx.path(DOCKER).chmod(0o755)
+    ctx.path("/usr/libexec/docker/cli-plugins/docker-buildx").chmod(0o755)
     ctx._memo["is_live"] = True
     return ctx
+
+
+def test_no_plugin_means_no_builder_to_check(make_host):
+    ctx = host(make_host, "")
+    ctx.path("/usr/libexec/docker/cli-plugins/docker-buildx").unlink()
+    (res,) = buildx_builder(ctx)
+    assert res.status is Status.SKIP and "no docker-buildx plugin" in res.summary
 
 
 def by_target(results):
