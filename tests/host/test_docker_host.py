@@ -148,3 +148,26 @@ def test_corrupt_config_json_is_named_and_left_untouched(capsys, monkeypatch, do
     assert code == 1 and exp["status"] == "fail"
     assert f"{config}: line 4, column 3" in exp["summary"]
     assert config.read_bytes() == broken
+
+
+def test_full_report_with_a_local_arm64_image(capsys, monkeypatch, dockerd, busybox_arm64, tmp_path, validate_report):
+    shutil.copy(busybox_arm64, tmp_path / "busybox")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\n")
+    tag = f"mab-doctor-test/full-report:{os.getpid()}"
+    env = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_HOST": f"unix://{dockerd}"}
+    subprocess.run(["/usr/bin/docker", "build", "-q", "--platform", "linux/arm64", "-t", tag, str(tmp_path)],
+                   check=True, env=env, capture_output=True, timeout=300)
+    try:
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{dockerd}")
+        code = main(["--format", "json", "--no-plugins"])
+        report = validate_report(capsys.readouterr().out)
+        assert code == report["exit_code"]
+        res = {r["name"]: r for r in report["results"]}
+        server = subprocess.run(["/usr/bin/docker", "version", "--format", "{{.Server.Version}}"], env=env,
+                                capture_output=True, text=True).stdout.strip()
+        assert res["docker-daemon"]["status"] == "ok" and res["docker-daemon"]["data"]["version"] == server
+        cache = res["image-cache"]
+        assert cache["status"] == "warn" and tag in cache["summary"] + " ".join(cache["details"])
+        assert f"docker pull --platform linux/amd64 {tag}" in cache["remediation"]
+    finally:
+        subprocess.run(["/usr/bin/docker", "image", "rm", tag], env=env, capture_output=True)
