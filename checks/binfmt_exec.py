@@ -126,6 +126,5 @@ def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: 
                            fix=fix, remediation="Re-register the handler with F and a static interpreter: "
                                                 "`sudo mab-doctor --fix`", **say)
     # Without root there is no chroot: the F flag is then judged statically by binfmt-handlers.
-    where = ("natively" if native else "directly and in an empty chroot" if chroot
-             else "directly (in-container run needs root to test)")
-    return Result.ok(f"runs {where} ({via})", **say)
+    where = "directly and in an empty chroot" if chroot else "directly (in-container run needs root to test)"
+    return Result.ok("runs natively" if native else f"runs {where} ({via})", **say)
