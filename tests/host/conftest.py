@@ -37,13 +37,18 @@ def binfmt_guard():
         binfmt_state.restore(state)
 
 
+def debian_busybox(arch: str) -> Path:
+    """Debian's static busybox for a Debian architecture, downloaded by scripts/test."""
+    path = CACHE / f"busybox-{arch}"
+    if not path.is_file():
+        pytest.skip(f"tests/.cache/busybox-{arch} missing: scripts/test could not download busybox-static:{arch}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def busybox_arm64() -> Path:
-    """Debian's static arm64 busybox, downloaded by scripts/test: the real foreign binary."""
-    path = CACHE / "busybox-arm64"
-    if not path.is_file():
-        pytest.skip("tests/.cache/busybox-arm64 missing: scripts/test could not download busybox-static:arm64")
-    return path
+    """Debian's static arm64 busybox: the real foreign binary (linux/arm64)."""
+    return debian_busybox("arm64")
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +77,5 @@ def dockerd() -> str:
 
 @pytest.fixture(scope="session")
 def busybox_armhf() -> Path:
-    """Debian's static armhf busybox (linux/arm/v7), downloaded by scripts/test."""
-    path = CACHE / "busybox-armhf"
-    if not path.is_file():
-        pytest.skip("tests/.cache/busybox-armhf missing: scripts/test could not download busybox-static:armhf")
-    return path
+    """Debian's static armhf busybox (linux/arm/v7)."""
+    return debian_busybox("armhf")
