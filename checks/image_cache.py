@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 from doctor.api import CommandResult, Context, Result, check
@@ -130,10 +131,15 @@ def image_cache(ctx: Context) -> Result:
     if host_platform is None:
         return Result.skip("host platform unknown: nothing to compare image platforms with")
     host, facts, podman_bin = host_platform.oci, docker_facts(ctx), ctx.which("podman")
-    problems: list[str] = []
-    images = _docker(ctx, host, problems)
+    docker_problems: list[str] = []
+    podman_problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the two engines' commands wait side by side
+        ask_docker = pool.submit(_docker, ctx, host, docker_problems)
+        ask_podman = pool.submit(_podman, ctx, podman_bin, host, podman_problems) if podman_bin else None
+    images = ask_docker.result()
+    found = ask_podman.result() if ask_podman else None
+    problems = docker_problems + podman_problems
     details = [f"docker: {len(images)} tagged images" if facts.up else f"docker: {facts.message or facts.state}"]
-    found = _podman(ctx, podman_bin, host, problems) if podman_bin else None
     details.append(f"podman: {len(found)} tagged images" if found is not None else
                    "podman: not installed" if not podman_bin else "podman: not run on a foreign --root")
     if found is None and not facts.up:
