@@ -11,7 +11,7 @@ from typing import Sequence
 from doctor import __version__
 
 SUBCOMMANDS = ("list", "explain", "matrix", "platform", "undo")
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "junit", "github", "markdown")
 
 
 class UsageError(Exception):
@@ -23,6 +23,24 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _FormatAction(argparse.Action):
+    # Each --format opens a sink; an --output given before it (or the default) is its file.
+    def __call__(self, parser, ns, value, option_string=None):
+        ns.sinks = (ns.sinks or []) + [[value, ns.pending_output]]
+        ns.pending_output = None
+
+
+class _OutputAction(argparse.Action):
+    # --output belongs to the --format just before it; with none yet, to the next one.
+    def __call__(self, parser, ns, value, option_string=None):
+        if ns.sinks and ns.sinks[-1][1] is None:
+            ns.sinks[-1][1] = value
+        elif ns.pending_output is None:
+            ns.pending_output = value
+        else:
+            raise UsageError(f"--output {value}: every --format takes at most one --output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the options for --help)."""
     p = _Parser(prog="mab-doctor", description="Can this Linux host build multi-architecture images?",
@@ -30,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("words", nargs="*", metavar="NAME", help="checks to run (default: all), or a subcommand")
     p.add_argument("--platform", help="target platforms, comma separated (default: $MAB_PLATFORMS or "
                                       "linux/amd64,linux/arm64,linux/arm/v7)")
-    p.add_argument("--format", choices=FORMATS, default="text", help="output format")
-    p.add_argument("--output", metavar="FILE", help="write the report to FILE (atomically)")
+    p.add_argument("--format", choices=FORMATS, action=_FormatAction, dest="sinks",
+                   help="output format; repeat it for several reports in one run (default text)")
+    p.add_argument("--output", metavar="FILE", action=_OutputAction, dest="pending_output",
+                   help="write the report of the --format before it to FILE (atomically)")
+    p.add_argument("--ci", action="store_true",
+                   help="CI mode (also when CI=true): no colour, no spinner, no prompts, a final verdict line")
     p.add_argument("--strict", action="store_true", help="WARN also fails (exit 1)")
     p.add_argument("-v", "--verbose", action="store_true", help="details under every row")
     p.add_argument("-q", "--quiet", action="store_true", help="only non-OK rows and the footer")
@@ -53,13 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse and validate; raises UsageError with a one-line message."""
     args = build_parser().parse_args(list(argv))
+    _settle_sinks(args)
+    args.ci = args.ci or os.environ.get("CI", "").lower() in ("true", "1")
+    if args.ci:
+        args.color = "never"
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive, not {args.timeout:g}")
     if args.verbose and args.quiet:
         raise UsageError("-v and -q cannot be combined")
     if (args.dry_run or args.yes or args.persist) and not args.fix:
         raise UsageError("--dry-run, --yes and --persist only go with --fix")
-    if args.fix and (args.format != "text" or args.output):
+    if args.fix and (len(args.sinks) > 1 or args.format != "text" or args.output):
         raise UsageError("--fix shows its plan and results as text on the terminal; --format and --output "
                          "apply to plain runs")
     root = Path(args.root)
@@ -73,6 +99,22 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     except PlatformError as exc:
         raise UsageError(str(exc)) from None
     return args
+
+
+def _settle_sinks(args: argparse.Namespace) -> None:
+    """Turn the --format/--output sequence into args.sinks [(format, file or None)]."""
+    sinks = [tuple(s) for s in args.sinks or []]
+    if args.pending_output is not None:  # an --output that no later --format took
+        if sinks:
+            raise UsageError(f"--output {args.pending_output}: every --format takes at most one --output")
+        sinks = [("text", args.pending_output)]
+    sinks = sinks or [("text", None)]
+    to_stdout = [f for f, out in sinks if out is None]
+    if len(to_stdout) > 1:
+        raise UsageError(f"only one report can go to stdout (--format {' and '.join(to_stdout)}); "
+                         f"give the others --output FILE")
+    args.sinks = sinks
+    args.format, args.output = sinks[0]
 
 
 def make_console(args: argparse.Namespace, file=None):
@@ -104,14 +146,19 @@ def write_atomically(path: str, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def emit(args: argparse.Namespace, render) -> None:
-    """Send a rendering to --output or stdout; ``render(console)`` prints, or returns a string."""
-    if args.output:
+_PRIMARY = object()
+
+
+def emit(args: argparse.Namespace, render, output: str | None | object = _PRIMARY) -> None:
+    """Send a rendering to ``output`` (a file, None for stdout; default: the first --format's
+    --output); ``render(console)`` prints, or returns a string."""
+    output = args.output if output is _PRIMARY else output
+    if output:
         import io
 
         buf = io.StringIO()
         out = render(make_console(args, file=buf))
-        write_atomically(args.output, out if isinstance(out, str) else buf.getvalue())
+        write_atomically(output, out if isinstance(out, str) else buf.getvalue())
         return
     console = make_console(args)
     out = render(console)

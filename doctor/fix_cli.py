@@ -42,6 +42,9 @@ def _report(args: Namespace, console, title: str, outcomes: list[Outcome], ctx) 
 def _confirm(args: Namespace, console) -> bool:
     if args.yes:
         return True
+    if args.ci:
+        console.print("Not applied: in CI mode --fix needs --yes.")
+        return False
     if not sys.stdin.isatty():
         console.print("Not applied: stdin is not a terminal; pass --yes to apply without a prompt.")
         return False
@@ -78,15 +81,15 @@ def run_fix(args: Namespace) -> int:
         if not actions:
             console.print("\nNothing --fix can do here" + ("" if args.persist else " (add --persist to also "
                           "persist handlers)") + ".")
-            return exit_code(before, strict=args.strict)
+            return _verdict(args, before)
         console.print(f"\nPlan ({len(actions)} step{'s' if len(actions) > 1 else ''}, as root):")
         for i, action in enumerate(actions, 1):
             console.print(f"  {i}. {shlex.join(action.command())}", markup=False, highlight=False)
         if args.dry_run:
             console.print("Dry run: nothing was changed.")
-            return exit_code(before, strict=args.strict)
+            return _verdict(args, before)
         if not _confirm(args, console):
-            return 1
+            return _verdict(args, before, 1)
         journal = Journal.begin()
         try:
             apply(actions, journal, _resolver(args), lambda msg: console.print(f"  applying: {msg}"))
@@ -97,7 +100,17 @@ def run_fix(args: Namespace) -> int:
         after, ctx = _check(args)
         _report(args, console, "after --fix", after, ctx)
     _before_after(console, before, after)
-    return exit_code(after, strict=args.strict)
+    return _verdict(args, after)
+
+
+def _verdict(args: Namespace, outcomes: list[Outcome], code: int | None = None) -> int:
+    # CI mode ends every run with the same one-line verdict as a plain run.
+    from doctor.run import verdict
+
+    code = exit_code(outcomes, strict=args.strict) if code is None else code
+    if args.ci:
+        print(verdict(outcomes, code), file=sys.stderr)
+    return code
 
 
 def _before_after(console, before: list[Outcome], after: list[Outcome]) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 from argparse import Namespace
 
 from doctor.cli import UsageError, emit
 from doctor.context import Context
 from doctor.hostinfo import host_facts, host_summary
-from doctor.model import Outcome, exit_code
+from doctor.model import Outcome, count_statuses, exit_code
 from doctor.platforms import runs_natively
 from doctor.registry import discover
 from doctor.runner import UnknownCheck, run_checks, select
@@ -48,22 +50,48 @@ def selected_checks(args: Namespace) -> tuple[list, list]:
     return checks, [p for p in registry.problems if not args.words or p.name in args.words]
 
 
+def _renderer(module: str, name: str):
+    return lambda: getattr(importlib.import_module(module), name)
+
+
+# Machine formats: render(outcomes, host, targets, exit_code) -> str, imported only when asked for.
+RENDERERS = {"json": _renderer("doctor.report_json", "render_json"),
+             "junit": _renderer("doctor.report_junit", "render_junit"),
+             "github": _renderer("doctor.report_github", "render_github"),
+             "markdown": _renderer("doctor.report_markdown", "render_markdown")}
+
+
+def verdict(outcomes: list[Outcome], code: int) -> str:
+    """The one-line final verdict printed in CI mode."""
+    counts = count_statuses(outcomes)
+    word = "FAIL" if code else ("WARN" if counts["warn"] else "OK")
+    return (f"mab-doctor: {word}: {counts['fail']} fail, {counts['error']} error, {counts['warn']} warn, "
+            f"{counts['ok']} ok, {counts['skip']} skip (exit {code})")
+
+
 def run_report(args: Namespace) -> int:
     """Run checks per the parsed arguments; return the exit code."""
     checks, problems = selected_checks(args)
     ctx = Context(root=args.root, targets=args.targets, timeout=args.timeout)
-    spinner = args.format == "text" and not args.output and sys.stdout.isatty() and sys.stderr.isatty()
+    spinner = (("text", None) in args.sinks and not args.ci and sys.stdout.isatty() and sys.stderr.isatty())
     outcomes = collect(checks, ctx, problems, spinner=spinner, jobs=args.jobs)
     code = exit_code(outcomes, strict=args.strict)
-    host = host_summary(ctx)
-    if args.format == "json":
-        from doctor.report_json import render_json
+    host, targets = host_summary(ctx), [str(t) for t in ctx.targets]
+    for fmt, output in args.sinks:
+        if fmt == "text":
+            from doctor.report_text import render_text
 
-        emit(args, lambda console: render_json(outcomes, host, [str(t) for t in ctx.targets], code))
-    else:
-        from doctor.report_text import render_text
+            emit(args, lambda console: render_text(console, outcomes, host=host, targets=list(ctx.targets),
+                                                   native=native_map(ctx), exit_code=code,
+                                                   verbose=args.verbose, quiet=args.quiet), output)
+        else:
+            render = RENDERERS[fmt]()
+            emit(args, lambda console: render(outcomes, host, targets, code), output)
+        if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+            from doctor.report_github import step_summary
 
-        emit(args, lambda console: render_text(console, outcomes, host=host, targets=list(ctx.targets),
-                                               native=native_map(ctx), exit_code=code,
-                                               verbose=args.verbose, quiet=args.quiet))
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:  # GitHub appends steps
+                fh.write(step_summary(outcomes, host, targets, code, os.environ) or "")
+    if args.ci:
+        print(verdict(outcomes, code), file=sys.stderr)
     return code

@@ -135,4 +135,6 @@ COMMANDS = {"list": cmd_list, "explain": cmd_explain, "matrix": cmd_matrix, "pla
 
 def run_subcommand(name: str, rest: list[str], args: Namespace) -> int:
     """Dispatch a subcommand by name."""
+    if len(args.sinks) > 1 or args.format not in ("text", "json"):
+        raise UsageError(f"{name} prints one report, as text or json")
     return COMMANDS[name](args, rest)

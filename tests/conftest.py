@@ -42,3 +42,10 @@ def validate_report(report_schema):
         assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
         return data
     return check
+
+
+@pytest.fixture(autouse=True)
+def not_in_ci_mode(monkeypatch):
+    """Tests choose CI mode themselves: the suite itself runs under CI=true in CI."""
+    for name in ("CI", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
