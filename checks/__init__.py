@@ -10,6 +10,7 @@ from checks.buildx_builder import buildx_builder
 from checks.docker_cli import docker_cli
 from checks.docker_daemon import docker_daemon
 from checks.docker_experimental import docker_experimental
+from checks.emulation_self import emulation_self
 from checks.host_platform import host_platform
 from checks.host_resources import host_resources
 from checks.image_cache import image_cache
@@ -18,6 +19,7 @@ from checks.podman import podman
 
 BUILTIN = (
     host_platform,
+    emulation_self,
     host_resources,
     kernel_version,
     binfmt_kernel,
