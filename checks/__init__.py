@@ -11,6 +11,7 @@ from checks.docker_cli import docker_cli
 from checks.docker_daemon import docker_daemon
 from checks.docker_experimental import docker_experimental
 from checks.emulation_self import emulation_self
+from checks.float_abi import float_abi
 from checks.host_platform import host_platform
 from checks.host_resources import host_resources
 from checks.image_cache import image_cache
@@ -20,6 +21,7 @@ from checks.podman import podman
 BUILTIN = (
     host_platform,
     emulation_self,
+    float_abi,
     host_resources,
     kernel_version,
     binfmt_kernel,
