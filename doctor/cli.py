@@ -10,7 +10,7 @@ from typing import Sequence
 
 from doctor import __version__
 
-SUBCOMMANDS = ("list", "explain", "matrix", "platform", "undo")
+SUBCOMMANDS = ("list", "explain", "matrix", "platform", "inspect", "undo")
 FORMATS = ("text", "json", "junit", "github", "markdown")
 
 
@@ -44,7 +44,7 @@ class _OutputAction(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the options for --help)."""
     p = _Parser(prog="mab-doctor", description="Can this Linux host build multi-architecture images?",
-                epilog="subcommands: list | explain NAME | matrix | platform | undo")
+                epilog="subcommands: list | explain NAME | matrix | platform | inspect PATH|IMAGE... | undo")
     p.add_argument("words", nargs="*", metavar="NAME", help="checks to run (default: all), or a subcommand")
     p.add_argument("--platform", help="target platforms, comma separated (default: $MAB_PLATFORMS or "
                                       "linux/amd64,linux/arm64,linux/arm/v7)")
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="with --fix: print the exact plan, change nothing")
     p.add_argument("--yes", action="store_true", help="with --fix: apply without asking")
     p.add_argument("--persist", action="store_true", help="with --fix: also write /etc/binfmt.d files")
+    p.add_argument("--deep", action="store_true", help="inspect: also analyse an image's filesystem")
     p.add_argument("--jobs", type=int, default=8, help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"mab-doctor {__version__}")
     return p
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse and validate; raises UsageError with a one-line message."""
-    args = build_parser().parse_args(list(argv))
+    args = build_parser().parse_intermixed_args(list(argv))
     _settle_sinks(args)
     args.ci = args.ci or os.environ.get("CI", "").lower() in ("true", "1")
     if args.ci:
@@ -83,6 +84,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError(f"--timeout must be positive, not {args.timeout:g}")
     if args.verbose and args.quiet:
         raise UsageError("-v and -q cannot be combined")
+    if args.deep and args.words[:1] != ["inspect"]:
+        raise UsageError("--deep only goes with inspect")
     if (args.dry_run or args.yes or args.persist) and not args.fix:
         raise UsageError("--dry-run, --yes and --persist only go with --fix")
     if args.fix and (len(args.sinks) > 1 or args.format != "text" or args.output):
