@@ -112,6 +112,10 @@ def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: 
     tested = (f"{inside} (native: no handler involved)" if native else inside if chroot
               else "not tested (needs root and chroot(1))")
     details = [f"direct run: {direct}", f"in an empty chroot: {tested}", f"path: {via}"]
+    if not native and host is not None and host.elf_machine == platform.elf_machine \
+            and host.elf_class == platform.elf_class:
+        details.append(f"the probe only uses instructions every {platform.arch} level has: real {name} "
+                       f"binaries may still die with 'illegal instruction' here (see float-abi)")
     say = {"target": name, "details": details, "data": facts}
     fix = None if native and direct == "ran" else register_fix(ctx, platform, winner)
     if direct != "ran":

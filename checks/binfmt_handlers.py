@@ -45,6 +45,14 @@ def _one(ctx: Context, target, host, found) -> Result:
     if host is not None and runs_natively(host, target):
         return Result.ok("native: no handler needed", target=name)
     platform = target.platform
+    if host is not None and (host.elf_machine, host.elf_class, host.endian) == \
+            (platform.elf_machine, platform.elf_class, platform.endian):
+        # Same ELF machine as the host's own binaries (arm/v7 on an ARMv6 host): a handler would
+        # capture every native program too, so binfmt_misc cannot help; no fix is offered.
+        return Result.fail(f"{name} cannot run here: its binaries share {host.oci}'s ELF machine, so "
+                           f"binfmt_misc cannot send them to QEMU", target=name,
+                           remediation=f"Build and test {name} on a machine whose CPU runs it (or in a full "
+                                       f"system emulator); images for this host: {host.oci}.")
     handling = find_handling(found, platform)
     details = [f"unparsable entry: {g}" for g in found.garbage]
     if not found.ordered:

@@ -150,3 +150,12 @@ def test_protected_or_foreign_handlers_are_never_fixed(make_host):
 
 def test_native_targets_need_no_handler(make_host):
     assert one(make_host, tree({}), "linux/386").summary == "native: no handler needed"
+
+
+def test_same_elf_machine_as_the_host_cannot_be_emulated():
+    from checks.binfmt_handlers import binfmt_handlers as check
+    from helpers import host
+
+    (res,) = check(host("pi-zero-raspbian", targets="linux/arm/v7"))
+    assert res.status is Status.FAIL and "share linux/arm/v6's ELF machine" in res.summary
+    assert res.fix is None  # a qemu-arm handler would capture every native program too
