@@ -15,7 +15,6 @@ CPU_ARCH_NAMES = ("Pre-v4", "v4", "v4T", "v5T", "v5TE", "v5TEJ", "v6", "v6KZ", "
 _OCI = {"v4": "v5", "v4T": "v5", "v5T": "v5", "v5TE": "v5", "v5TEJ": "v5",
         "v6": "v6", "v6KZ": "v6", "v6T2": "v6", "v6K": "v6", "v6-M": "v6", "v6S-M": "v6",
         "v7": "v7", "v7E-M": "v7", "v8": "v8", "v8-R": "v8", "v8-M.baseline": "v8", "v8-M.mainline": "v8"}
-HARD_LOADER, SOFT_LOADER = "ld-linux-armhf.so.3", "ld-linux.so.3"
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,12 @@ def read_arm_abi(data: bytes) -> ArmAbi:
     if vfp_args is not None:
         float_abi = "hard" if vfp_args == 1 else "soft" if vfp_args == 0 else None
         evidence.append(f"float ABI {float_abi or 'unknown'}: .ARM.attributes Tag_ABI_VFP_args = {vfp_args}")
-    if float_abi is None and header.arm_float_abi:
-        float_abi = header.arm_float_abi
+    if float_abi is None and header.float_abi_from_flags:
+        float_abi = header.float_abi_from_flags
         evidence.append(f"float ABI {float_abi}: e_flags {header.flags:#x} "
                         f"(EF_ARM_ABI_FLOAT_{float_abi.upper()})")
-    loader = (header.interpreter or "").rsplit("/", 1)[-1]
-    if float_abi is None and loader in (HARD_LOADER, SOFT_LOADER):
-        float_abi = "hard" if loader == HARD_LOADER else "soft"
+    if float_abi is None and header.float_abi_from_loader:
+        float_abi = header.float_abi_from_loader
         evidence.append(f"float ABI {float_abi}: PT_INTERP {header.interpreter}")
     if float_abi is None and present:
         float_abi = "soft"

@@ -29,13 +29,25 @@ class ElfHeader:
     interpreter: str | None = None  # PT_INTERP, when the program headers were within reach
 
     @property
-    def arm_float_abi(self) -> str | None:
-        """'hard' / 'soft' from EABI e_flags bits, None when neither bit is set."""
+    def float_abi_from_flags(self) -> str | None:
+        """'hard' / 'soft' from the EABI e_flags bits, None when neither bit is set."""
         if self.flags & EF_ARM_ABI_FLOAT_HARD:
             return "hard"
         if self.flags & EF_ARM_ABI_FLOAT_SOFT:
             return "soft"
         return None
+
+    @property
+    def float_abi_from_loader(self) -> str | None:
+        """'hard' / 'soft' from glibc's ARM loader name in PT_INTERP (gcc linux-eabi.h)."""
+        loader = (self.interpreter or "").rsplit("/", 1)[-1]
+        return {"ld-linux-armhf.so.3": "hard", "ld-linux.so.3": "soft"}.get(loader)
+
+    @property
+    def arm_float_abi(self) -> str | None:
+        """The float ABI the header alone shows: e_flags first (older toolchains set neither bit),
+        then the loader name; .ARM.attributes, when present, outranks both (doctor.armabi)."""
+        return self.float_abi_from_flags or self.float_abi_from_loader
 
 
 def parse_header(data: bytes) -> ElfHeader:

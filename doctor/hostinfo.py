@@ -111,13 +111,7 @@ class HostFacts:
     def float_abi(self) -> str | None:
         """ARM userland float ABI from e_flags or the loader name, None elsewhere."""
         elf = self.userland_elf
-        if not elf or elf.machine != platforms.EM_ARM:
-            return None
-        if elf.arm_float_abi:
-            return elf.arm_float_abi
-        if elf.interpreter:
-            return "hard" if elf.interpreter.endswith("-armhf.so.3") else "soft"
-        return None
+        return elf.arm_float_abi if elf and elf.machine == platforms.EM_ARM else None
 
 
 def host_facts(ctx: "Context") -> HostFacts:

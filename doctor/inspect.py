@@ -77,8 +77,6 @@ def _arm_facts(header: ElfHeader, read_all: Callable[[], bytes]) -> tuple[Platfo
         pass  # the e_flags/loader fallback below
     if float_abi is None:
         float_abi = header.arm_float_abi
-        if float_abi is None and header.interpreter:
-            float_abi = "hard" if header.interpreter.endswith("-armhf.so.3") else "soft"
     row = BY_OCI.get(f"linux/arm/{variant}") if variant else None
     if row is None:
         # No architecture attribute: Debian's baselines, armel = v5 soft-float, armhf = v7 hard-float.
