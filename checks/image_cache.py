@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 from doctor.api import CommandResult, Context, Result, check
 from doctor.docker import docker_facts, docker_run
 from doctor.hostinfo import host_facts
+from doctor.jsonout import json_documents
 from doctor.platforms import PlatformError, parse_platform
 
 NONE = "<none>"
@@ -36,24 +36,6 @@ def _last_line(res: CommandResult) -> str:
     return f"{res.describe()}: {lines[-1]}" if lines else res.describe()
 
 
-def _loads(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _json_lines(text: str) -> list[dict]:
-    """docker's `--format '{{json .}}'`: one object per line; garbage lines are dropped."""
-    return [d for d in map(_loads, text.splitlines()) if isinstance(d, dict)]
-
-
-def _json_array(text: str) -> list[dict] | None:
-    """podman's one JSON array of objects; None when the text is not one."""
-    data = _loads(text)
-    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else None
-
-
 def _platform(doc: dict | None, host: str) -> tuple[str | None, bool]:
     """(normalised "os/arch[/variant]", differs from host) from inspect's Os/Architecture/Variant."""
     if not doc or not doc.get("Architecture"):
@@ -68,14 +50,14 @@ def _platform(doc: dict | None, host: str) -> tuple[str | None, bool]:
 
 
 def _scan(engine: str, named: list[tuple[str, str]], inspect: Callable[..., CommandResult],
-          parse: Callable[[str], list[dict] | None], host: str, problems: list[str]) -> list[Image]:
+          host: str, problems: list[str]) -> list[Image]:
     """Inspect all listed ids in one command; match answers by Id prefix, else by position
     (podman resolves a manifest list to its native instance, whose Id differs)."""
     ids = list(dict.fromkeys(i for _, i in named))
     if not ids:
         return []
     res = inspect(*ids)
-    docs = parse(res.stdout) or []
+    docs = json_documents(res.stdout) or []
     if not res.ok or len(docs) < len(ids):
         problems.append(f"{engine}: inspect answered for {len(docs)} of {len(ids)} images ({_last_line(res)})")
     by_id = {}
@@ -91,22 +73,22 @@ def _docker(ctx: Context, host: str, problems: list[str]) -> list[Image]:
         return []
     if not ls.ok:
         problems.append(f"docker: could not list images ({_last_line(ls)})")
-    named = [(f"{r['Repository']}:{r['Tag']}", str(r["ID"])) for r in _json_lines(ls.stdout)
+    named = [(f"{r['Repository']}:{r['Tag']}", str(r["ID"])) for r in (json_documents(ls.stdout) or [])
              if r.get("ID") and r.get("Repository") not in (None, "", NONE) and r.get("Tag") not in (None, "", NONE)]
     inspect = lambda *ids: docker_run(ctx, "image", "inspect", "--format", "{{json .}}", *ids)  # noqa: E731
-    return _scan("docker", named, inspect, _json_lines, host, problems)
+    return _scan("docker", named, inspect, host, problems)
 
 
 def _podman(ctx: Context, binary: str, host: str, problems: list[str]) -> list[Image] | None:
     ls = ctx.run(binary, "images", "--format", "json")
     if ls.refused:
         return None
-    rows = _json_array(ls.stdout)
+    rows = json_documents(ls.stdout)
     if not ls.ok or rows is None:
         problems.append(f"podman: could not list images ({_last_line(ls)})")
     named = [(n, str(r["Id"])) for r in rows or [] if r.get("Id") and not r.get("Dangling")
              for n in r.get("Names") or [] if NONE not in n]
-    return _scan("podman", named, lambda *ids: ctx.run(binary, "image", "inspect", *ids), _json_array, host, problems)
+    return _scan("podman", named, lambda *ids: ctx.run(binary, "image", "inspect", *ids), host, problems)
 
 
 @check(name="image-cache", title="Local image cache", category="docker")

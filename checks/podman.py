@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 from doctor.api import CommandResult, Context, Result, check
 from doctor.hostinfo import host_facts
+from doctor.jsonout import json_documents
 from doctor.matrix import requirement, version_lt
 
 EMULATION = ("Podman and Buildah have no built-in emulators: foreign RUN steps need the same host "
@@ -15,11 +15,8 @@ EMULATION = ("Podman and Buildah have no built-in emulators: foreign RUN steps n
 
 
 def _json(res: CommandResult) -> dict | None:
-    try:
-        data = json.loads(res.stdout) if res.ok else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+    docs = json_documents(res.stdout) if res.ok else None
+    return docs[0] if docs and len(docs) == 1 else None
 
 
 def _version(ctx: Context, binary: str, json_argv: tuple[str, ...], pick) -> tuple[str | None, str]:

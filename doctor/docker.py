@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from doctor.jsonout import json_documents
+
 if TYPE_CHECKING:
     from doctor.context import CommandResult, Context
 
@@ -63,14 +65,7 @@ class DockerFacts:
 
 
 def _first_json(text: str) -> dict | None:
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+    return next(iter(json_documents(text) or []), None)
 
 
 def _state(res: "CommandResult", data: dict | None) -> tuple[str, str]:
