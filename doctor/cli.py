@@ -136,17 +136,14 @@ def make_console(args: argparse.Namespace, file=None):
     return Console(**wrap)  # rich turns colour off when not a TTY or NO_COLOR is set
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write via a temporary file in the same directory and rename over the target."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+def write_output(path: str, text: str) -> None:
+    """Write a report to --output atomically; an unwritable path is a usage error."""
+    from doctor.files import write_atomically
+
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomically(path, text)
     except OSError as exc:
         raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 _PRIMARY = object()
@@ -161,7 +158,7 @@ def emit(args: argparse.Namespace, render, output: str | None | object = _PRIMAR
 
         buf = io.StringIO()
         out = render(make_console(args, file=buf))
-        write_atomically(output, out if isinstance(out, str) else buf.getvalue())
+        write_output(output, out if isinstance(out, str) else buf.getvalue())
         return
     console = make_console(args)
     out = render(console)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from doctor.binfmt import MOUNT_POINT, is_protected, parse_entry, parse_register_line
+from doctor.files import write_atomically
 from doctor.model import Action
 
 DEFAULT_STATE_DIR = "/var/lib/mab-doctor"
@@ -56,12 +57,7 @@ def fix_lock(timeout: float = 120.0) -> Iterator[None]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data, indent=2))
 
 
 def _entry_path(name: str) -> str:
@@ -191,15 +187,11 @@ def _merged_json(path: Path, before: str | None, update: str) -> str:
 
 
 def _replace_file(path: Path, text: str, before: str | None) -> None:
-    # Atomic: a backup of the old content first, then write a sibling and rename it over the file.
+    # A backup of the old content first, then the atomic replacement.
     path.parent.mkdir(parents=True, exist_ok=True)
     if before is not None:
         path.with_name(path.name + ".mab-doctor.bak").write_text(before)
-    tmp = path.with_name(path.name + ".mab-doctor.tmp")
-    tmp.write_text(text)
-    if path.exists():
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-    os.replace(tmp, path)
+    write_atomically(path, text)
 
 
 def _run(argv, timeout: float = 120) -> None:
