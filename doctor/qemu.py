@@ -43,7 +43,12 @@ class Interpreter:
 
 
 def inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
-    """Read an interpreter's ELF identity and PT_INTERP with pyelftools (never raises)."""
+    """Read an interpreter's ELF identity and PT_INTERP with pyelftools (never raises; once per run:
+    every emulation check and fix asks about the same few interpreters)."""
+    return ctx.memo(f"interpreter:{path}", lambda: _inspect_interpreter(ctx, path))
+
+
+def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
