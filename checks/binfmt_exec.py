@@ -8,12 +8,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from doctor.api import CommandResult, Context, Result, check
-from doctor.binfmt import find_handling, listing
-from doctor.fixes import register_fix
-from doctor.hostinfo import host_facts
-from doctor.platforms import runs_natively
-from doctor.probes import EXIT_CODE, build_probe, has_probe
+from mab_doctor.api import CommandResult, Context, Result, check
+from mab_doctor.emulation.binfmt import find_handling, listing
+from mab_doctor.fix.plan import register_fix
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.host.platforms import runs_natively
+from mab_doctor.emulation.probes import EXIT_CODE, build_probe, has_probe
 
 # What each failure means, in the words a build log would show.
 MEANING = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from doctor.api import Context, Result, check
-from doctor.binfmt import Entry, find_handling, listing
-from doctor.fixes import enable_entry_fix, register_fix
-from doctor.hostinfo import host_facts
-from doctor.matrix import requirement, version_lt
-from doctor.platforms import runs_natively
-from doctor.qemu import inspect_interpreter, qemu_version
+from mab_doctor.api import Context, Result, check
+from mab_doctor.emulation.binfmt import Entry, find_handling, listing
+from mab_doctor.fix.plan import enable_entry_fix, register_fix
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.host.matrix import requirement, version_lt
+from mab_doctor.host.platforms import runs_natively
+from mab_doctor.emulation.qemu import inspect_interpreter, qemu_version
 
 NO_F = ("no F flag: inside a container the kernel looks for {interp} in the container's own "
         "filesystem, so every foreign RUN step fails with \"no such file or directory\"")

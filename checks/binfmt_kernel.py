@@ -6,8 +6,8 @@ import gzip
 import re
 import zlib
 
-from doctor.api import Action, Context, Fix, Result, check
-from doctor.hostinfo import emulated_targets
+from mab_doctor.api import Action, Context, Fix, Result, check
+from mab_doctor.host.hostinfo import emulated_targets
 
 MODPROBE = Fix.of("Load the binfmt_misc kernel module", Action("run", "modprobe", argv=("modprobe", "binfmt_misc")))
 

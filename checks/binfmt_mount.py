@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from doctor.api import Action, Context, Fix, Result, check
-from doctor.binfmt import MOUNT_POINT, SPECIAL_FILES
-from doctor.hostinfo import emulated_targets
+from mab_doctor.api import Action, Context, Fix, Result, check
+from mab_doctor.emulation.binfmt import MOUNT_POINT, SPECIAL_FILES
+from mab_doctor.host.hostinfo import emulated_targets
 
 MOUNT = Fix.of("Mount binfmt_misc", Action("mount"))
 ENABLE = Fix.of("Enable binfmt_misc", Action("enable"))

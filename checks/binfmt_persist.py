@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.binfmt import find_handling, listing
-from doctor.fixes import persist_fix
-from doctor.hostinfo import host_facts
-from doctor.platforms import runs_natively
-from doctor.qemu import stored_for
+from mab_doctor.api import Context, Result, check
+from mab_doctor.emulation.binfmt import find_handling, listing
+from mab_doctor.fix.plan import persist_fix
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.host.platforms import runs_natively
+from mab_doctor.emulation.qemu import stored_for
 
 
 def boot_replayers(ctx: Context) -> tuple[list[str], str]:

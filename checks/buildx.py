@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from doctor.api import Context, Result, check
-from doctor.buildx import find_candidates, is_executable, plugin_dirs, validate_metadata
-from doctor.docker import docker_facts
-from doctor.elf import ElfError, parse_header
-from doctor.hostinfo import host_facts
-from doctor.matrix import parse_version, requirement, version_lt
-from doctor.platforms import from_elf
+from mab_doctor.api import Context, Result, check
+from mab_doctor.engines.buildx import find_candidates, is_executable, plugin_dirs, validate_metadata
+from mab_doctor.engines.docker import docker_facts
+from mab_doctor.host.elf import ElfError, parse_header
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.host.matrix import parse_version, requirement, version_lt
+from mab_doctor.host.platforms import from_elf
 
 INSTALL = ("Install the buildx plugin: copy the release binary for this architecture from "
            "https://github.com/docker/buildx/releases to ~/.docker/cli-plugins/docker-buildx and `chmod +x` it, "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table, platform_names,
+from mab_doctor.api import Context, Result, check
+from mab_doctor.engines.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table, platform_names,
                            plugin_dirs)
-from doctor.docker import docker_facts
-from doctor.hostinfo import host_facts
-from doctor.matrix import requirement
-from doctor.platforms import PlatformError, Target, parse_platform, runs_natively
+from mab_doctor.engines.docker import docker_facts
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.host.matrix import requirement
+from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
 
 MISSING = ("Register QEMU handlers (`sudo mab-doctor --fix`), then use a builder created after that: "
            "`docker buildx create --use --driver docker-container --bootstrap`{again}; or add a node native to {t} "

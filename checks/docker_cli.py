@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.docker import docker_facts, endpoint
-from doctor.matrix import requirement, version_lt
+from mab_doctor.api import Context, Result, check
+from mab_doctor.engines.docker import docker_facts, endpoint
+from mab_doctor.host.matrix import requirement, version_lt
 
 
 @check(name="docker-cli", title="Docker CLI", category="docker")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.docker import docker_facts, endpoint
-from doctor.hostinfo import host_facts
-from doctor.matrix import requirement, version_lt
+from mab_doctor.api import Context, Result, check
+from mab_doctor.engines.docker import docker_facts, endpoint
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.host.matrix import requirement, version_lt
 
 REMEDY = {
     "down": "Start it: `sudo systemctl start docker` (no systemd: `sudo dockerd &`); with DOCKER_HOST set, "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from doctor.api import Action, Context, Fix, Result, check
-from doctor.docker import cli_config, docker_facts, read_json
-from doctor.matrix import requirement, version_lt
+from mab_doctor.api import Action, Context, Fix, Result, check
+from mab_doctor.engines.docker import cli_config, docker_facts, read_json
+from mab_doctor.host.matrix import requirement, version_lt
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 

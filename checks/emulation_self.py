@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.elf import ElfError, parse_header
-from doctor.hostinfo import cpuinfo_field
-from doctor.platforms import Platform, from_elf
+from mab_doctor.api import Context, Result, check
+from mab_doctor.host.elf import ElfError, parse_header
+from mab_doctor.host.hostinfo import cpuinfo_field
+from mab_doctor.host.platforms import Platform, from_elf
 
 # ISA family of each OCI architecture, and the /proc/cpuinfo fields only that family's kernel prints.
 FAMILY = {"amd64": "x86", "386": "x86", "arm64": "arm", "arm": "arm", "s390x": "s390", "ppc64le": "power",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.armabi import ArmAbi, abi_label, read_arm_abi
-from doctor.elf import ElfError
-from doctor.hostinfo import HostFacts, cpuinfo_field, host_facts
-from doctor.platforms import EM_ARM
+from mab_doctor.api import Context, Result, check
+from mab_doctor.host.armabi import ArmAbi, abi_label, read_arm_abi
+from mab_doctor.host.elf import ElfError
+from mab_doctor.host.hostinfo import HostFacts, cpuinfo_field, host_facts
+from mab_doctor.host.platforms import EM_ARM
 
 ARM_VARIANTS = ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8")
 VFP_FEATURES = {"vfp", "vfpv3", "vfpv3d16", "vfpv4", "vfpd32", "fp"}  # "fp": arm64-format cpuinfo

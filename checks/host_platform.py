@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.hostinfo import HostFacts, host_facts, platform_vocabulary
-from doctor.matrix import known_environment
+from mab_doctor.api import Context, Result, check
+from mab_doctor.host.hostinfo import HostFacts, host_facts, platform_vocabulary
+from mab_doctor.host.matrix import known_environment
 
 
 @check(name="host-platform", title="Host platform", category="host")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from doctor.api import Context, Result, check
-from doctor.matrix import requirement
+from mab_doctor.api import Context, Result, check
+from mab_doctor.host.matrix import requirement
 
 GIB = 1024 ** 3
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
-from doctor.api import CommandResult, Context, Result, check
-from doctor.docker import docker_facts, docker_run
-from doctor.hostinfo import host_facts
-from doctor.jsonout import json_documents
-from doctor.platforms import PlatformError, parse_platform
+from mab_doctor.api import CommandResult, Context, Result, check
+from mab_doctor.engines.docker import docker_facts, docker_run
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.core.jsonout import json_documents
+from mab_doctor.host.platforms import PlatformError, parse_platform
 
 NONE = "<none>"
 SNAPSHOTTER = "io.containerd.snapshotter.v1"

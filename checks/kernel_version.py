@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from doctor.api import Context, Result, check
-from doctor.hostinfo import emulated_targets
-from doctor.matrix import parse_version, requirement, version_lt
+from mab_doctor.api import Context, Result, check
+from mab_doctor.host.hostinfo import emulated_targets
+from mab_doctor.host.matrix import parse_version, requirement, version_lt
 
 
 @check(name="kernel-version", title="Kernel version", category="kernel")

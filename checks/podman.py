@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from doctor.api import CommandResult, Context, Result, check
-from doctor.hostinfo import host_facts
-from doctor.jsonout import json_documents
-from doctor.matrix import requirement, version_lt
+from mab_doctor.api import CommandResult, Context, Result, check
+from mab_doctor.host.hostinfo import host_facts
+from mab_doctor.core.jsonout import json_documents
+from mab_doctor.host.matrix import requirement, version_lt
 
 EMULATION = ("Podman and Buildah have no built-in emulators: foreign RUN steps need the same host "
              "binfmt_misc handlers with static QEMU as Docker (see binfmt-handlers)")

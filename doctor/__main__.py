@@ -2,6 +2,6 @@
 
 import sys
 
-from doctor.cli import main
+from mab_doctor.cli import main
 
 sys.exit(main())

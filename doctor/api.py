@@ -1,7 +1,7 @@
 """What check modules and plugin authors import: the stable surface of mab-doctor."""
 
-from doctor.check import Check, check
-from doctor.context import CommandResult, Context, Uname
-from doctor.model import Action, Fix, Result, SkipCheck, Status
+from mab_doctor.core.check import Check, check
+from mab_doctor.core.context import CommandResult, Context, Uname
+from mab_doctor.core.model import Action, Fix, Result, SkipCheck, Status
 
 __all__ = ["Action", "Check", "CommandResult", "Context", "Fix", "Result", "SkipCheck", "Status", "Uname", "check"]

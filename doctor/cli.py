@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from doctor import __version__
+from mab_doctor import __version__
 
 SUBCOMMANDS = ("list", "explain", "matrix", "platform", "inspect", "undo")
 FORMATS = ("text", "json", "junit", "github", "markdown")
@@ -94,7 +94,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     root = Path(args.root)
     if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
         raise UsageError(f"--root {args.root}: not a readable directory")
-    from doctor.platforms import DEFAULT_TARGETS, PlatformError, parse_platform_list
+    from mab_doctor.host.platforms import DEFAULT_TARGETS, PlatformError, parse_platform_list
 
     spec = args.platform or os.environ.get("MAB_PLATFORMS") or ",".join(DEFAULT_TARGETS)
     try:
@@ -138,7 +138,7 @@ def make_console(args: argparse.Namespace, file=None):
 
 def write_output(path: str, text: str) -> None:
     """Write a report to --output atomically; an unwritable path is a usage error."""
-    from doctor.files import write_atomically
+    from mab_doctor.core.files import write_atomically
 
     try:
         write_atomically(path, text)
@@ -174,14 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
         words = args.words
         if words and words[0] in SUBCOMMANDS:
-            from doctor import views
+            from mab_doctor.commands import views
 
             return views.run_subcommand(words[0], words[1:], args)
         if args.fix:
-            from doctor.fix_cli import run_fix
+            from mab_doctor.commands.fix import run_fix
 
             return run_fix(args)
-        from doctor.run import run_report
+        from mab_doctor.commands.run import run_report
 
         return run_report(args)
     except UsageError as exc:

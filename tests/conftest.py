@@ -7,7 +7,7 @@ from typing import Mapping
 
 import pytest
 
-from doctor.context import Context
+from mab_doctor.core.context import Context
 from helpers import make_context, write_tree
 
 
@@ -28,7 +28,7 @@ def report_schema():
     import jsonschema
     from importlib import resources
 
-    schema = json.loads(resources.files("doctor").joinpath("data/report-v1.schema.json").read_text())
+    schema = json.loads(resources.files("mab_doctor").joinpath("data/report-v1.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 

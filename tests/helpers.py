@@ -11,10 +11,10 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 PROJECT = TESTS.parent
 HOSTS = TESTS / "hosts"
-sys.path.insert(0, str(TESTS))  # for elfbuild
 
-from doctor.context import CommandResult, Context  # noqa: E402
-from doctor.platforms import parse_platform_list  # noqa: E402
+
+from mab_doctor.core.context import CommandResult, Context  # noqa: E402
+from mab_doctor.host.platforms import parse_platform_list  # noqa: E402
 
 
 class FakeRunner:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from doctor.armabi import ArmAbi, abi_label, read_arm_abi
-from doctor.elf import ElfError
+from mab_doctor.host.armabi import ArmAbi, abi_label, read_arm_abi
+from mab_doctor.host.elf import ElfError
 from elfbuild import aeabi_attributes, build_elf
 
 HARD, SOFT = "/lib/ld-linux-armhf.so.3", "/lib/ld-linux.so.3"

@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import HOSTS
-from doctor.binfmt import EntryError, parse_entry
+from mab_doctor.emulation.binfmt import EntryError, parse_entry
 
 DEBIAN = HOSTS / "debian-12-amd64-qemu" / "proc/sys/fs/binfmt_misc"
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from doctor.cli import main
+from mab_doctor.cli import main
 from helpers import HOSTS, PROJECT
 
 PI_ZERO, UBUNTU = str(HOSTS / "pi-zero-raspbian"), str(HOSTS / "ubuntu-18.04-kernel-4.4-no-binfmt")
@@ -36,7 +36,7 @@ def test_output_before_its_format_and_pairing_errors(capsys, tmp_path):
 
 def test_ci_true_without_a_tty_has_no_escape_codes_no_spinner_and_a_verdict(tmp_path):
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(PROJECT)}
-    proc = subprocess.run([sys.executable, "-m", "doctor", "--root", PI_ZERO, "--no-plugins", "--color", "always"],
+    proc = subprocess.run([sys.executable, "-m", "mab_doctor", "--root", PI_ZERO, "--no-plugins", "--color", "always"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert "\x1b" not in proc.stdout + proc.stderr  # CI mode wins over --color always
     assert "running checks" not in proc.stderr and "⠋" not in proc.stderr  # no spinner frames
@@ -45,8 +45,8 @@ def test_ci_true_without_a_tty_has_no_escape_codes_no_spinner_and_a_verdict(tmp_
 
 
 def test_ci_mode_never_prompts_for_fix(capsys, monkeypatch, tmp_path):
-    from doctor import fixes
-    from doctor.model import Action
+    from mab_doctor.fix import plan as fixes
+    from mab_doctor.core.model import Action
 
     monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
     monkeypatch.setattr(fixes, "plan", lambda outcomes, persist=False: [Action("mount")])
@@ -72,8 +72,8 @@ def test_exit_code_rows(capsys, argv, code):
 
 
 def test_exit_code_row_error_is_1(monkeypatch, capsys):
-    from doctor import registry
-    from doctor.check import Check
+    from mab_doctor.core import registry
+    from mab_doctor.core.check import Check
 
     def boom(ctx):
         raise RuntimeError("broken check")

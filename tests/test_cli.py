@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from helpers import HOSTS, PROJECT
-from doctor.cli import main
+from mab_doctor.cli import main
 
 DEBIAN = str(HOSTS / "debian-12-amd64-qemu")
 PI_ZERO = str(HOSTS / "pi-zero-raspbian")
@@ -80,7 +80,7 @@ def platform_validator():
     import jsonschema
     from importlib import resources
 
-    schema = json.loads(resources.files("doctor").joinpath("data/platform-v1.schema.json").read_text())
+    schema = json.loads(resources.files("mab_doctor").joinpath("data/platform-v1.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -139,9 +139,9 @@ def test_color_never_and_no_color(capsys, monkeypatch):
 
 
 def test_version_and_python_dash_m():
-    proc = subprocess.run([sys.executable, "-m", "doctor", "--version"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "mab_doctor", "--version"], capture_output=True, text=True,
                           cwd=PROJECT, timeout=60)
-    assert proc.returncode == 0 and proc.stdout.strip() == f"mab-doctor {__import__('doctor').__version__}"
-    bad = subprocess.run([sys.executable, "-m", "doctor", "--platform", "linux/nonsense"], capture_output=True,
+    assert proc.returncode == 0 and proc.stdout.strip() == f"mab-doctor {__import__('mab_doctor').__version__}"
+    bad = subprocess.run([sys.executable, "-m", "mab_doctor", "--platform", "linux/nonsense"], capture_output=True,
                          text=True, cwd=PROJECT, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.splitlines()) == 1

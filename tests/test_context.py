@@ -4,7 +4,7 @@ import os
 import sys
 
 from helpers import write_tree
-from doctor.context import Context, RefusingRunner, SubprocessRunner
+from mab_doctor.core.context import Context, RefusingRunner, SubprocessRunner
 
 
 def test_reads_stay_under_root_and_resolve_symlinks_inside_it(tmp_path):

@@ -4,7 +4,7 @@ import subprocess
 
 import yaml
 
-from doctor.cli import parse_args
+from mab_doctor.cli import parse_args
 from examples_support import EXAMPLES, doctor_argv, github_steps, gitlab_scripts
 
 PLATFORMS = "linux/amd64,linux/arm64,linux/arm/v7"

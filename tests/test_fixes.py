@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from doctor import journal
-from doctor.check import Check
-from doctor.cli import main
-from doctor.fixes import plan
-from doctor.model import Action, Fix, Outcome, Result
+from mab_doctor.fix import journal
+from mab_doctor.core.check import Check
+from mab_doctor.cli import main
+from mab_doctor.fix.plan import plan
+from mab_doctor.core.model import Action, Fix, Outcome, Result
 
 
 def outcome(status, *actions, target=None):
@@ -69,7 +69,7 @@ def test_protected_entries_are_refused_by_the_engine(tmp_path, monkeypatch):
 
 
 def test_fix_without_root_is_one_line_and_exit_1(capsys, monkeypatch, tmp_path):
-    from doctor import fixes
+    from mab_doctor.fix import plan as fixes
 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))

@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import HOSTS
-from doctor.cli import main
+from mab_doctor.cli import main
 
 
 def report(capsys, validate_report, name, *extra):

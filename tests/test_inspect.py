@@ -8,10 +8,10 @@ from importlib import resources
 
 import pytest
 
-from doctor.cli import main
-from doctor.context import CommandResult
-from doctor.inspect import inspect_dir, inspect_elf
-from doctor.inspect_image import inspect_image
+from mab_doctor.cli import main
+from mab_doctor.core.context import CommandResult
+from mab_doctor.inspection.inspect import inspect_dir, inspect_elf
+from mab_doctor.inspection.images import inspect_image
 from elfbuild import build_elf
 from helpers import host
 
@@ -23,7 +23,7 @@ ARMHF_LD = "/lib/ld-linux-armhf.so.3"
 def validator():
     import jsonschema
 
-    schema = json.loads(resources.files("doctor").joinpath("data/inspect-v1.schema.json").read_text())
+    schema = json.loads(resources.files("mab_doctor").joinpath("data/inspect-v1.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 

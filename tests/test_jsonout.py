@@ -2,7 +2,7 @@
 
 import pytest
 
-from doctor.jsonout import json_documents
+from mab_doctor.core.jsonout import json_documents
 
 
 @pytest.mark.parametrize("text, want", [

@@ -1,7 +1,7 @@
 """The generic top-level names `doctor` and `checks` must resolve to this project."""
 
-import checks
-import doctor
+import mab_doctor.checks as checks
+import mab_doctor as doctor
 from helpers import PROJECT
 
 
@@ -11,7 +11,7 @@ def test_imported_packages_are_ours():
 
 
 def test_builtin_tuple_holds_our_checks():
-    from doctor.check import Check
+    from mab_doctor.core.check import Check
 
     names = [c.name for c in checks.BUILTIN]
     assert all(isinstance(c, Check) for c in checks.BUILTIN)
@@ -20,7 +20,7 @@ def test_builtin_tuple_holds_our_checks():
 
 
 def test_every_builtin_documents_what_why_how():
-    from doctor.check import DOC_SECTIONS
+    from mab_doctor.core.check import DOC_SECTIONS
 
     for chk in checks.BUILTIN:
         for section in DOC_SECTIONS:

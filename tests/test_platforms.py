@@ -2,8 +2,8 @@
 
 import pytest
 
-from doctor import platforms
-from doctor.platforms import PlatformError, Target, parse_platform, parse_platform_list, runs_natively
+from mab_doctor.host import platforms
+from mab_doctor.host.platforms import PlatformError, Target, parse_platform, parse_platform_list, runs_natively
 
 
 @pytest.mark.parametrize("given, want", [

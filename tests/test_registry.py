@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from helpers import PROJECT, TESTS
-from doctor.registry import GROUP, discover
-from doctor.runner import run_checks
+from mab_doctor.core.registry import GROUP, discover
+from mab_doctor.core.runner import run_checks
 
 FAKE = TESTS / "data" / "fake-plugin"
 TEST_GROUP = "mab_doctor.checks.test"
@@ -68,7 +68,7 @@ def test_installed_plugin_runs_in_a_real_report(tmp_path, validate_report):
     site = _installed_plugin_dir(tmp_path)
     env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{PROJECT}"}
     root = TESTS / "hosts" / "debian-12-amd64-qemu"
-    proc = subprocess.run([sys.executable, "-m", "doctor", "--root", str(root), "--format", "json"],
+    proc = subprocess.run([sys.executable, "-m", "mab_doctor", "--root", str(root), "--format", "json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.stderr == ""
     report = validate_report(proc.stdout)
@@ -80,7 +80,7 @@ def test_installed_plugin_runs_in_a_real_report(tmp_path, validate_report):
     assert {r["name"] for r in builtin} >= {"host-platform", "kernel-version", "binfmt-mount"}
     assert all(r["status"] != "error" for r in builtin)
     assert proc.returncode == 1 == report["exit_code"]
-    quiet = subprocess.run([sys.executable, "-m", "doctor", "--root", str(root), "--format", "json",
+    quiet = subprocess.run([sys.executable, "-m", "mab_doctor", "--root", str(root), "--format", "json",
                             "--no-plugins"], capture_output=True, text=True, env=env, timeout=60)
     names = {r["name"] for r in json.loads(quiet.stdout)["results"]}
     assert not names & {"fake-good", "fake-raises", "fake-broken"}
@@ -89,7 +89,7 @@ def test_installed_plugin_runs_in_a_real_report(tmp_path, validate_report):
 def test_entry_point_scanner_agrees_with_importlib_metadata(monkeypatch):
     import importlib.metadata
 
-    from doctor import entrypoints
+    from mab_doctor.core import entrypoints
 
     monkeypatch.syspath_prepend(str(FAKE))
     for group in (TEST_GROUP, "console_scripts"):

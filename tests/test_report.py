@@ -4,11 +4,11 @@ import json
 
 from rich.console import Console
 
-from doctor.check import Check
-from doctor.model import Fix, Outcome, Result
-from doctor.platforms import parse_platform_list
-from doctor.report_json import render_json
-from doctor.report_text import render_text
+from mab_doctor.core.check import Check
+from mab_doctor.core.model import Fix, Outcome, Result
+from mab_doctor.host.platforms import parse_platform_list
+from mab_doctor.report.jsonfmt import render_json
+from mab_doctor.report.text import render_text
 
 HOST = {"root": "/", "hostname": "box[bold]", "kernel_release": "6.1.0", "uname_machine": "x86_64",
         "oci_platform": "linux/amd64", "debian_arch": "amd64",
@@ -41,7 +41,7 @@ def render(**kw):
 def test_text_report_layout():
     text = render()
     lines = text.splitlines()
-    assert lines[0] == "mab-doctor " + __import__("doctor").__version__
+    assert lines[0] == "mab-doctor " + __import__("mab_doctor").__version__
     assert "host box[bold] · Debian GNU/Linux 12 (bookworm) · kernel 6.1.0 (x86_64)" in text
     assert "known environment Debian 12 (bookworm)" in text
     assert any(l.startswith("linux/arm64") and "no (needs emulation)" in l and "! WARN" in l for l in lines)

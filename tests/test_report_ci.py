@@ -8,12 +8,12 @@ import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from doctor.check import Check
-from doctor.model import Fix, Outcome, Result, count_statuses
-from doctor.report_github import render_github, step_summary
-from doctor.report_json import render_json
-from doctor.report_junit import render_junit
-from doctor.report_markdown import render_markdown
+from mab_doctor.core.check import Check
+from mab_doctor.core.model import Fix, Outcome, Result, count_statuses
+from mab_doctor.report.github import render_github, step_summary
+from mab_doctor.report.jsonfmt import render_json
+from mab_doctor.report.junit import render_junit
+from mab_doctor.report.markdown import render_markdown
 
 XSD = Path(__file__).parent / "data" / "junit" / "JUnit.xsd"
 NASTY = 'a < b & "c" \'d\' [red]markup[/red] é ✘ 日本 \x1b[31m bell\x07 nul\x00 \udce9'

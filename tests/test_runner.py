@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from doctor.check import Check
-from doctor.model import Result, Status
-from doctor.runner import UnknownCheck, order, run_checks, select
+from mab_doctor.core.check import Check
+from mab_doctor.core.model import Result, Status
+from mab_doctor.core.runner import UnknownCheck, order, run_checks, select
 
 
 def mk(name, fn, requires=(), category="host"):

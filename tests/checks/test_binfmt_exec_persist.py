@@ -4,12 +4,12 @@ import errno
 
 import pytest
 
-from checks.binfmt_exec import binfmt_exec, classify
-from checks.binfmt_persist import binfmt_persist
-from doctor.context import CommandResult
-from doctor.model import Status
-from doctor.platforms import PLATFORMS, parse_platform
-from doctor.probes import EXIT_CODE, build_probe, has_probe
+from mab_doctor.checks.binfmt_exec import binfmt_exec, classify
+from mab_doctor.checks.binfmt_persist import binfmt_persist
+from mab_doctor.core.context import CommandResult
+from mab_doctor.core.model import Status
+from mab_doctor.host.platforms import PLATFORMS, parse_platform
+from mab_doctor.emulation.probes import EXIT_CODE, build_probe, has_probe
 from elfbuild import build_elf
 from test_binfmt_handlers import DEBIAN_AARCH64, entry_text, tree
 
@@ -31,7 +31,7 @@ def test_classify(res, label):
 
 
 def test_probes_exist_for_the_required_targets_and_parse():
-    from doctor.elf import parse_header
+    from mab_doctor.host.elf import parse_header
 
     for oci in ("linux/amd64", "linux/386", "linux/arm64", "linux/arm/v7", "linux/arm/v6", "linux/riscv64",
                 "linux/ppc64le", "linux/s390x", "linux/mips64le"):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from checks.binfmt_handlers import binfmt_handlers
-from doctor.binfmt import UPSTREAM, parse_register_line, upstream_line
-from doctor.model import Status
+from mab_doctor.checks.binfmt_handlers import binfmt_handlers
+from mab_doctor.emulation.binfmt import UPSTREAM, parse_register_line, upstream_line
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 
 MP = "/proc/sys/fs/binfmt_misc"
@@ -153,7 +153,7 @@ def test_native_targets_need_no_handler(make_host):
 
 
 def test_same_elf_machine_as_the_host_cannot_be_emulated():
-    from checks.binfmt_handlers import binfmt_handlers as check
+    from mab_doctor.checks.binfmt_handlers import binfmt_handlers as check
     from helpers import host
 
     (res,) = check(host("pi-zero-raspbian", targets="linux/arm/v7"))

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from checks.buildx import buildx
-from doctor.buildx import SYSTEM_PLUGIN_DIRS, validate_metadata
-from doctor.context import CommandResult
-from doctor.model import Status
+from mab_doctor.checks.buildx import buildx
+from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS, validate_metadata
+from mab_doctor.core.context import CommandResult
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 from helpers import TESTS
 

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from checks.buildx_builder import buildx_builder
-from doctor.buildx import parse_ls_json, parse_ls_table, platform_names
-from doctor.context import CommandResult
-from doctor.model import Status
+from mab_doctor.checks.buildx_builder import buildx_builder
+from mab_doctor.engines.buildx import parse_ls_json, parse_ls_table, platform_names
+from mab_doctor.core.context import CommandResult
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 from helpers import TESTS
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from checks.docker_cli import docker_cli
-from checks.docker_daemon import docker_daemon
-from checks.docker_experimental import docker_experimental
-from doctor.context import CommandResult
-from doctor.model import Status
+from mab_doctor.checks.docker_cli import docker_cli
+from mab_doctor.checks.docker_daemon import docker_daemon
+from mab_doctor.checks.docker_experimental import docker_experimental
+from mab_doctor.core.context import CommandResult
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 from helpers import TESTS
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from checks.emulation_self import cpuinfo_family, emulation_self, emulation_signals
-from doctor.model import Status
-from doctor.platforms import BY_OCI
+from mab_doctor.checks.emulation_self import cpuinfo_family, emulation_self, emulation_signals
+from mab_doctor.core.model import Status
+from mab_doctor.host.platforms import BY_OCI
 from helpers import HOSTS
 
 
@@ -36,7 +36,7 @@ def test_an_arm64_process_on_x86_cpuinfo_is_emulated():
 
 
 def test_this_test_process_is_native_and_a_root_tree_is_skipped(make_host):
-    from doctor.context import Context
+    from mab_doctor.core.context import Context
 
     assert emulation_self(Context()).status is Status.OK
     assert emulation_self(make_host({"/proc/cpuinfo": "x"})).status is Status.SKIP

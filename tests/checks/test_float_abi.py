@@ -1,7 +1,7 @@
 """float-abi on the fixture hosts: Raspbian v6 vs Debian armhf v7 vs armel, arm64, and non-ARM."""
 
-from checks.float_abi import float_abi
-from doctor.model import Status
+from mab_doctor.checks.float_abi import float_abi
+from mab_doctor.core.model import Status
 from elfbuild import aeabi_attributes, build_elf
 from helpers import host
 

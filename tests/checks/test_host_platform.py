@@ -2,9 +2,9 @@
 
 import pytest
 
-from checks.host_platform import host_platform
-from doctor.hostinfo import arm_cpu_variant, dpkg_architecture
-from doctor.model import Status
+from mab_doctor.checks.host_platform import host_platform
+from mab_doctor.host.hostinfo import arm_cpu_variant, dpkg_architecture
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 
 DPKG = "Package: dpkg\nStatus: install ok installed\nArchitecture: {arch}\nVersion: 1.21.22\n"

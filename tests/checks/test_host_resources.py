@@ -2,8 +2,8 @@
 
 import json
 
-from checks.host_resources import docker_data_root, host_resources
-from doctor.model import Status
+from mab_doctor.checks.host_resources import docker_data_root, host_resources
+from mab_doctor.core.model import Status
 
 MEMINFO = """MemTotal:       {total} kB
 MemFree:         {free} kB

@@ -4,10 +4,10 @@ import gzip
 
 import pytest
 
-from checks.binfmt_kernel import binfmt_kernel
-from checks.binfmt_mount import binfmt_mount, mount_types
-from checks.kernel_version import kernel_version
-from doctor.model import Status
+from mab_doctor.checks.binfmt_kernel import binfmt_kernel
+from mab_doctor.checks.binfmt_mount import binfmt_mount, mount_types
+from mab_doctor.checks.kernel_version import kernel_version
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 
 BASE = {"/proc/sys/kernel/arch": "x86_64\n", "/usr/bin/sh": build_elf("x86_64"), "/bin": "-> usr/bin",

@@ -2,9 +2,9 @@
 
 import json
 
-from checks.podman import podman
-from doctor.context import CommandResult
-from doctor.model import Status
+from mab_doctor.checks.podman import podman
+from mab_doctor.core.context import CommandResult
+from mab_doctor.core.model import Status
 from elfbuild import build_elf
 from helpers import TESTS
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from doctor.binfmt import MOUNT_POINT, SPECIAL_FILES, parse_entry
+from mab_doctor.emulation.binfmt import MOUNT_POINT, SPECIAL_FILES, parse_entry
 
 
 @dataclass

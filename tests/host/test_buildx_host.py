@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from doctor.cli import main
+from mab_doctor.cli import main
 from helpers import TESTS
 
 sys.path.insert(0, str(TESTS / "data" / "buildx-plugin"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from doctor.cli import main
+from mab_doctor.cli import main
 from helpers import PROJECT
 
 

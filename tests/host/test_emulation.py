@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import binfmt_state as bs
-from doctor.cli import main
-from doctor.journal import Journal, apply
-from doctor.model import Action
+from mab_doctor.cli import main
+from mab_doctor.fix.journal import Journal, apply
+from mab_doctor.core.model import Action
 from test_live_truth import run_foreign
 
 TARGETS = "linux/arm64,linux/riscv64"

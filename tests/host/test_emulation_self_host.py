@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import binfmt_state as bs
-from checks.emulation_self import cpuinfo_family, emulation_signals
-from doctor.platforms import BY_OCI
+from mab_doctor.checks.emulation_self import cpuinfo_family, emulation_signals
+from mab_doctor.host.platforms import BY_OCI
 
 
 def test_a_foreign_process_sees_the_real_cpu_but_a_lying_uname(binfmt_guard, busybox_arm64, debian_aarch64_line):

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from doctor.cli import main
+from mab_doctor.cli import main
 
 
 def sh(*argv: str, **env: str) -> subprocess.CompletedProcess:

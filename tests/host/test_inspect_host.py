@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from doctor.cli import main
+from mab_doctor.cli import main
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache"
 

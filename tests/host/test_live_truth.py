@@ -13,7 +13,7 @@ import psutil
 
 import binfmt_state
 from helpers import PROJECT
-from doctor.cli import main
+from mab_doctor.cli import main
 
 
 def doctor(capsys, *argv):

@@ -1,6 +1,6 @@
 """A fake third-party plugin: one good check, one that raises, a pair, a non-check, an impostor."""
 
-from doctor.api import Result, check
+from mab_doctor.api import Result, check
 
 
 @check(name="fake-good", title="Fake good check", category="plugins")

@@ -1,0 +1,66 @@
+"""The Check description and the @check decorator (registers nothing)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Union
+
+if TYPE_CHECKING:
+    from mab_doctor.core.context import Context
+    from mab_doctor.core.model import Result
+
+# Report order of categories; a plugin category not listed here sorts after these.
+CATEGORIES = ("host", "kernel", "emulation", "docker", "podman")
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix")
+# Words the CLI uses as subcommands can never be check names.
+RESERVED_NAMES = frozenset({"list", "explain", "matrix", "platform", "inspect", "undo", "fix"})
+
+RunResult = Union["Result", Iterable["Result"]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check: a stable kebab-case name plus the function that computes its results."""
+
+    name: str
+    title: str
+    category: str
+    run: Callable[["Context"], RunResult]
+    requires: tuple[str, ...] = ()
+    per_target: bool = False
+    fixable: bool = False
+    doc: str = ""
+    source: str = "builtin"
+
+    def __call__(self, ctx: "Context") -> RunResult:
+        return self.run(ctx)
+
+    @property
+    def category_rank(self) -> int:
+        """Index of the category in the report order."""
+        return CATEGORIES.index(self.category) if self.category in CATEGORIES else len(CATEGORIES)
+
+    def problems(self) -> list[str]:
+        """What is wrong with this declaration (empty when it is valid)."""
+        found = []
+        if not NAME_RE.match(self.name):
+            found.append(f"check name {self.name!r} is not kebab-case")
+        if self.name in RESERVED_NAMES:
+            found.append(f"check name {self.name!r} is reserved for a subcommand")
+        if not callable(self.run):
+            found.append(f"check {self.name!r} has no callable run()")
+        return found
+
+
+def check(*, name: str, title: str, category: str, requires: Iterable[str] = (),
+          per_target: bool = False, fixable: bool = False) -> Callable[[Callable], Check]:
+    """Turn a ``run(ctx)`` function into a Check; its docstring becomes ``explain`` text."""
+
+    def wrap(fn: Callable) -> Check:
+        return Check(name=name, title=title, category=category, run=fn, requires=tuple(requires),
+                     per_target=per_target, fixable=fixable, doc=inspect.getdoc(fn) or "")
+
+    return wrap

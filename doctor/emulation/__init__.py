@@ -1,0 +1,1 @@
+"""Emulation room: binfmt_misc entries, QEMU interpreters and definitions, the execution probes."""

@@ -1,0 +1,251 @@
+"""binfmt_misc entries: parse the kernel's per-entry files, rebuild exact register strings.
+
+Format per kernel Documentation/admin-guide/binfmt-misc.rst and fs/binfmt_misc.c (matrix (b2)):
+register string ":name:type:offset:magic:mask:interpreter:flags"; entry files print
+enabled/disabled, interpreter, "flags: " (in the fixed order P O C F), then offset/magic/mask
+(lowercase hex) or "extension .ext".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mab_doctor.core.context import Context
+    from mab_doctor.host.platforms import Platform
+
+MOUNT_POINT = "/proc/sys/fs/binfmt_misc"
+SPECIAL_FILES = ("register", "status")
+
+
+class EntryError(ValueError):
+    """An entry file that does not look like the kernel's format."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered binfmt_misc handler."""
+
+    name: str
+    enabled: bool
+    interpreter: str
+    flags: str
+    kind: str                    # "M" magic or "E" extension
+    offset: int = 0
+    magic: bytes = b""
+    mask: bytes | None = None
+    extension: str | None = None
+
+    def register_string(self) -> str:
+        """The line to write to `register` that recreates this entry exactly."""
+        def esc(raw: bytes) -> str:
+            return "".join(f"\\x{b:02x}" for b in raw)
+        if self.kind == "E":
+            return f":{self.name}:E::{self.extension}::{self.interpreter}:{self.flags}"
+        mask = esc(self.mask) if self.mask is not None else ""
+        return f":{self.name}:M:{self.offset}:{esc(self.magic)}:{mask}:{self.interpreter}:{self.flags}"
+
+
+def parse_entry(name: str, text: str) -> Entry:
+    """Parse the text of /proc/sys/fs/binfmt_misc/<name>; raise EntryError on garbage."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] not in ("enabled", "disabled"):
+        raise EntryError(f"{name}: first line is {lines[0] if lines else 'missing'!r}, not enabled/disabled")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(" ")
+        fields[key.rstrip(":")] = value.strip()
+    if "interpreter" not in fields:
+        raise EntryError(f"{name}: no interpreter line")
+    try:
+        if "extension" in fields:
+            return Entry(name, lines[0] == "enabled", fields["interpreter"], fields.get("flags", ""), "E",
+                         extension=fields["extension"].lstrip("."))
+        if "magic" not in fields:
+            raise EntryError(f"{name}: neither magic nor extension")
+        return Entry(name, lines[0] == "enabled", fields["interpreter"], fields.get("flags", ""), "M",
+                     offset=int(fields.get("offset", "0")), magic=bytes.fromhex(fields["magic"]),
+                     mask=bytes.fromhex(fields["mask"]) if "mask" in fields else None)
+    except ValueError as exc:
+        if isinstance(exc, EntryError):
+            raise
+        raise EntryError(f"{name}: {exc}") from None
+
+
+def canonical_headers(platform: "Platform") -> dict[str, bytes]:
+    """The first 64 bytes of a typical static executable and PIE of ``platform`` (SYSV OS/ABI)."""
+    import struct
+
+    e = "<" if platform.endian == "little" else ">"
+    ident = b"\x7fELF" + bytes([1 if platform.elf_class == 32 else 2, 1 if platform.endian == "little" else 2,
+                                1, 0]) + bytes(8)
+    out = {}
+    for label, e_type in (("EXEC", 2), ("DYN", 3)):
+        out[label] = (ident + struct.pack(e + "HHI", e_type, platform.elf_machine, 1)).ljust(64, b"\0")
+    return out
+
+
+def entry_matches(entry: Entry, header: bytes) -> bool:
+    """Whether the kernel would hand a file starting with ``header`` to this entry (mask applied)."""
+    if entry.kind != "M" or not entry.magic:
+        return False
+    window = header[entry.offset:entry.offset + len(entry.magic)]
+    if len(window) < len(entry.magic):
+        return False
+    mask = entry.mask if entry.mask is not None else b"\xff" * len(entry.magic)
+    return all((b & m) == (g & m) for b, m, g in zip(window, mask, entry.magic))
+
+
+def handles(entry: Entry, platform: "Platform") -> tuple[bool, bool]:
+    """(matches static executables, matches PIE/DYN executables) of ``platform``."""
+    heads = canonical_headers(platform)
+    return entry_matches(entry, heads["EXEC"]), entry_matches(entry, heads["DYN"])
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every entry under the mount, newest registration first, plus what could not be parsed."""
+
+    entries: tuple[Entry, ...]
+    garbage: tuple[str, ...]
+    ordered: bool  # True when the order really is the kernel's (a live mount), not a guess
+
+
+def read_listing(ctx: "Context") -> Listing:
+    """Parse all entries; the kernel lists binfmt_misc entries newest first, and it also
+    searches them newest first (fs/binfmt_misc.c adds new entries at the list head)."""
+    names = [n for n in ctx.listdir(MOUNT_POINT, raw_order=ctx.is_live) if n not in SPECIAL_FILES]
+    entries, garbage = [], []
+    for name in names:
+        text, why = ctx.try_read(f"{MOUNT_POINT}/{name}")
+        if text is None:
+            garbage.append(why or f"{name}: unreadable")
+            continue
+        try:
+            entries.append(parse_entry(name, text))
+        except EntryError as exc:
+            garbage.append(str(exc))
+    return Listing(tuple(entries), tuple(garbage), ctx.is_live)
+
+
+def is_qemu(entry: Entry) -> bool:
+    """A QEMU user-mode handler (Debian, upstream, tonistiigi, multiarch naming)."""
+    base = entry.interpreter.rsplit("/", 1)[-1]
+    return "qemu" in entry.name or base.startswith("qemu-") or "-binfmt-P" in base or "qemu" in entry.interpreter
+
+
+def _unescape(text: str) -> bytes:
+    # The kernel's string_unescape: \xHH and \\ (binfmt_misc.c); anything else is literal.
+    out, i = bytearray(), 0
+    while i < len(text):
+        if text.startswith("\\x", i) and len(text) >= i + 4:
+            out.append(int(text[i + 2:i + 4], 16))
+            i += 4
+        elif text.startswith("\\\\", i):
+            out.append(0x5C)
+            i += 2
+        else:
+            out.extend(text[i].encode())
+            i += 1
+    return bytes(out)
+
+
+def parse_register_line(line: str) -> Entry:
+    """Parse a register string (binfmt.d line): ':name:type:offset:magic:mask:interpreter:flags'."""
+    line = line.rstrip("\n")
+    if len(line) < 2:
+        raise EntryError(f"register line too short: {line!r}")
+    fields = line[1:].split(line[0])
+    if len(fields) < 6:
+        raise EntryError(f"register line has {len(fields)} fields, needs 6 or 7: {line!r}")
+    name, kind, offset, magic, mask, interpreter = fields[:6]
+    flags = fields[6] if len(fields) > 6 else ""
+    if kind not in ("M", "E") or not name or not interpreter:
+        raise EntryError(f"register line is not a magic or extension entry: {line!r}")
+    try:
+        if kind == "E":
+            return Entry(name, True, interpreter, _flag_order(flags), "E", extension=magic)
+        return Entry(name, True, interpreter, _flag_order(flags), "M", offset=int(offset or 0),
+                     magic=_unescape(magic), mask=_unescape(mask) if mask else None)
+    except ValueError as exc:
+        raise EntryError(f"register line {line!r}: {exc}") from None
+
+
+def _flag_order(flags: str) -> str:
+    # The kernel prints flags in the order P O C F, and C implies O (fs/binfmt_misc.c).
+    letters = set(flags.upper()) | ({"O"} if "C" in flags.upper() else set())
+    return "".join(f for f in "POCF" if f in letters)
+
+
+# Upstream QEMU scripts/qemu-binfmt-conf.sh magic and mask per qemu cpu (matrix.md (c)); used only
+# when neither the distro's binfmt.d file nor binfmt-support provides a definition.
+_ELF64LE = "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00"
+_ELF32LE = "\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00"
+_ELF64BE = "\\x7fELF\\x02\\x02\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02"
+_MASK_LE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
+_MASK_BE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff"
+_MASK_X86 = "\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
+_MASK_MIPS_LE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
+_MASK_MIPS_BE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff"
+UPSTREAM = {
+    "aarch64": (_ELF64LE + "\\xb7\\x00", _MASK_LE),
+    "arm": (_ELF32LE + "\\x28\\x00", _MASK_LE),
+    "riscv64": (_ELF64LE + "\\xf3\\x00", _MASK_LE),
+    "ppc64le": (_ELF64LE + "\\x15\\x00", _MASK_LE[:-4] + "\\x00"),
+    "s390x": (_ELF64BE + "\\x00\\x16", _MASK_BE),
+    "mips64el": (_ELF64LE + "\\x08\\x00", _MASK_MIPS_LE),
+    "mips64": (_ELF64BE + "\\x00\\x08", _MASK_MIPS_BE),
+    "i386": (_ELF32LE + "\\x03\\x00", _MASK_X86),
+    "x86_64": (_ELF64LE + "\\x3e\\x00", _MASK_X86),
+    "loongarch64": (_ELF64LE + "\\x02\\x01",
+                    "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"),
+}
+
+
+def upstream_line(qemu_cpu: str, interpreter: str, flags: str = "F") -> str:
+    """A register line with upstream QEMU's magic/mask for ``qemu_cpu`` (always with F)."""
+    magic, mask = UPSTREAM[qemu_cpu]
+    return f":qemu-{qemu_cpu}:M::{magic}:{mask}:{interpreter}:{flags}"
+
+
+# Handlers no --fix may ever modify, whatever they match (SPEC section 5; matrix pitfall 20).
+PROTECTED_PREFIXES = ("jar", "python", "llvm-", "WSLInterop", "CLR", "Mono", "wine")
+
+
+def is_protected(name: str) -> bool:
+    """Entries that belong to other software and are never touched by mab-doctor."""
+    return name.startswith(PROTECTED_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Handling:
+    """Which registered entries would handle one platform's executables."""
+
+    winner: Entry | None                 # what the kernel uses: the newest enabled full match
+    shadowed: tuple[Entry, ...] = ()     # older enabled matches the winner hides
+    disabled: tuple[Entry, ...] = ()     # matches switched off (the kernel skips them)
+    partial: tuple[Entry, ...] = ()      # match static executables or PIEs, not both
+
+
+def find_handling(listing: Listing, platform: "Platform") -> Handling:
+    """Apply every entry's mask to the platform's canonical headers, newest entry first."""
+    full, disabled, partial = [], [], []
+    for entry in listing.entries:
+        exec_ok, dyn_ok = handles(entry, platform)
+        if not (exec_ok or dyn_ok):
+            continue
+        if not entry.enabled:
+            disabled.append(entry)
+        elif exec_ok and dyn_ok:
+            full.append(entry)
+        else:
+            partial.append(entry)
+    winner = full[0] if full else (partial[0] if partial else None)
+    rest = [e for e in full + partial if e is not winner]
+    return Handling(winner, tuple(rest), tuple(disabled), tuple(partial))
+
+
+def listing(ctx: "Context") -> Listing:
+    """The binfmt_misc listing, read once per run (shared by the emulation checks)."""
+    return ctx.memo("binfmt-listing", lambda: read_listing(ctx))

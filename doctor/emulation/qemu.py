@@ -1,0 +1,208 @@
+"""QEMU user-mode facts: interpreters on disk, the distro's handler definitions, versions, packages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mab_doctor.emulation.binfmt import Entry, EntryError, handles, parse_register_line, upstream_line
+
+if TYPE_CHECKING:
+    from mab_doctor.core.context import Context
+    from mab_doctor.host.platforms import Platform
+
+# systemd-binfmt's search path, highest precedence first; a file name in an earlier directory
+# masks the same name in later ones (binfmt.d(5)).
+BINFMT_D = ("/etc/binfmt.d", "/run/binfmt.d", "/usr/local/lib/binfmt.d", "/usr/lib/binfmt.d", "/lib/binfmt.d")
+BINFMT_SUPPORT_FORMATS = "/usr/share/binfmts"   # binfmt-support format files, shipped by packages
+BINFMT_SUPPORT_ADMIN = "/var/lib/binfmts"       # binfmt-support's database of imported formats
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """What an interpreter path really is, under the root."""
+
+    path: str
+    real: str | None           # symlinks resolved (host path), None when missing
+    machine: str | None = None   # pyelftools' name, e.g. "EM_X86_64"
+    elf_class: int | None = None
+    endian: str | None = None
+    dynamic_loader: str | None = None
+    error: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file exists."""
+        return self.real is not None
+
+    @property
+    def static(self) -> bool:
+        """An ELF with no PT_INTERP (what F needs to work inside containers)."""
+        return self.exists and self.error is None and self.dynamic_loader is None
+
+
+def inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
+    """Read an interpreter's ELF identity and PT_INTERP with pyelftools (never raises; once per run:
+    every emulation check and fix asks about the same few interpreters)."""
+    return ctx.memo(f"interpreter:{path}", lambda: _inspect_interpreter(ctx, path))
+
+
+def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    real = ctx.real_path(path)
+    if not real.exists():
+        return Interpreter(path, None)
+    # Report the fully resolved path (Debian's *-binfmt-P is a symlink to qemu-*-static).
+    real = real.resolve() if ctx.is_live else real
+    host_path = str(real) if ctx.is_live else "/" + str(real.relative_to(ctx.root)).lstrip("/")
+    try:
+        with open(real, "rb") as fh:
+            elf = ELFFile(fh)
+            loader = None
+            for seg in elf.iter_segments():
+                if seg["p_type"] == "PT_INTERP":
+                    loader = seg.get_interp_name()
+            endian = "little" if elf.little_endian else "big"
+            return Interpreter(path, host_path, str(elf["e_machine"]), elf.elfclass, endian, loader)
+    except (ELFError, OSError, ValueError, KeyError, EOFError) as exc:
+        return Interpreter(path, host_path, error=f"not a readable ELF file ({exc})")
+
+
+def find_static_interpreter(ctx: "Context", platform: "Platform") -> Interpreter | None:
+    """A static qemu-user binary for ``platform`` installed on the host, if any."""
+    cpu = platform.qemu
+    for path in (f"/usr/bin/qemu-{cpu}-static", f"/usr/local/bin/qemu-{cpu}-static", f"/usr/bin/qemu-{cpu}",
+                 f"/usr/local/bin/qemu-{cpu}"):
+        interp = inspect_interpreter(ctx, path)
+        if interp.static:
+            return interp
+    return None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A handler definition kept on disk for boot time, and who replays it."""
+
+    origin: str        # file it came from
+    entry: Entry
+    replayer: str      # "systemd-binfmt" or "binfmt-support"
+    line: str = ""     # the exact register line (binfmt.d), else rebuilt from the entry
+
+    @property
+    def register_line(self) -> str:
+        """What writing this definition to `register` looks like."""
+        return self.line or self.entry.register_string()
+
+
+def stored_definitions(ctx: "Context") -> list[Stored]:
+    """Every boot-time definition: binfmt.d lines (earlier directories mask the same file name),
+    then binfmt-support's imported formats (/var/lib/binfmts) and package formats."""
+    seen_files: set[str] = set()
+    found: list[Stored] = []
+    for folder in BINFMT_D:
+        for fname in ctx.listdir(folder):
+            if not fname.endswith(".conf") or fname in seen_files:
+                continue
+            seen_files.add(fname)
+            for line in (ctx.read_text(f"{folder}/{fname}") or "").splitlines():
+                if not line.strip() or line[0] in "#;":
+                    continue
+                try:
+                    found.append(Stored(f"{folder}/{fname}", parse_register_line(line.strip()), "systemd-binfmt",
+                                        line.strip()))
+                except EntryError:
+                    continue
+    for folder in (BINFMT_SUPPORT_ADMIN, BINFMT_SUPPORT_FORMATS):
+        for name in ctx.listdir(folder):
+            entry = binfmt_support_definition(ctx, name, folder)
+            if entry is not None:
+                found.append(Stored(f"{folder}/{name}", entry, "binfmt-support"))
+    return found
+
+
+def stored_for(ctx: "Context", platform: "Platform") -> list[Stored]:
+    """The stored definitions whose mask matches ``platform`` (memoised listing per run)."""
+    every = ctx.memo("stored-definitions", lambda: stored_definitions(ctx))
+    return [s for s in every if all(handles(s.entry, platform))]
+
+
+def binfmt_support_definition(ctx: "Context", name: str, folder: str = BINFMT_SUPPORT_FORMATS) -> Entry | None:
+    """A binfmt-support format file (`key value` lines) as an Entry with its flags, or None."""
+    text = ctx.read_text(f"{folder}/{name}")
+    if not text:
+        return None
+    if folder == BINFMT_SUPPORT_ADMIN:
+        return _admin_entry(name, text)
+    keys = dict((line.split(None, 1) + [""])[:2] for line in text.splitlines() if line.strip())
+    if keys.get("type", "magic").strip() != "magic" and "magic" not in keys:
+        return None
+    flags = "".join(letter for key, letter in (("preserve", "P"), ("credentials", "C"), ("fix_binary", "F"))
+                    if keys.get(key, "no").strip() == "yes")
+    line = f":{name}:M:{keys.get('offset', '0').strip()}:{keys.get('magic', '').strip()}:" \
+           f"{keys.get('mask', '').strip()}:{keys.get('interpreter', '').strip()}:{flags}"
+    try:
+        return parse_register_line(line)
+    except EntryError:
+        return None
+
+
+def _admin_entry(name: str, text: str) -> Entry | None:
+    # /var/lib/binfmts/<name>: package, type, offset, magic, mask, interpreter, detector, then
+    # credentials, preserve, fix_binary: each newer option was appended (preserve-argv0 came before
+    # fix-binary, 2.1.7, per binfmt-support's ChangeLog); older files lack the later fields.
+    fields = text.split("\n")
+    if len(fields) < 6 or fields[1] != "magic":
+        return None
+    extra = fields[7:10] + ["", "", ""]
+    flags = ("C" if extra[0] == "yes" else "") + ("P" if extra[1] == "yes" else "") + \
+            ("F" if extra[2] == "yes" else "")
+    try:
+        return parse_register_line(f":{name}:M:{fields[2]}:{fields[3]}:{fields[4]}:{fields[5]}:{flags}")
+    except EntryError:
+        return None
+
+
+def best_definition(ctx: "Context", platform: "Platform") -> tuple[str, str] | None:
+    """(register line with F, where it came from) for ``platform``: a stored distro definition
+    that has F and a static interpreter, else upstream QEMU's magic/mask with a static qemu binary
+    found on the host; None when no static interpreter exists yet."""
+    for stored in stored_for(ctx, platform):
+        entry = stored.entry
+        if "F" in entry.flags and inspect_interpreter(ctx, entry.interpreter).static:
+            return stored.register_line, stored.origin
+    interp = find_static_interpreter(ctx, platform)
+    if interp is None:
+        return None
+    return upstream_line(platform.qemu, interp.path), f"upstream QEMU magic/mask with {interp.path}"
+
+
+def qemu_version(ctx: "Context", interp: Interpreter) -> str | None:
+    """`<qemu> --version` of the resolved binary (memoised per run), e.g. '7.2.19'."""
+    if not interp.static or not ctx.is_live:
+        return None
+
+    def ask() -> str | None:
+        res = ctx.run(interp.real or interp.path, "--version", timeout=min(ctx.timeout, 10))
+        m = re.search(r"version (\d+(?:\.\d+)+)", res.stdout) if res.ok else None
+        return m.group(1) if m else None
+    return ctx.memo(f"qemu-version:{interp.real}", ask)
+
+
+def install_command(ctx: "Context", platform: "Platform") -> tuple[str, ...] | None:
+    """The distro's command that installs a static qemu-user for ``platform`` (via `distro`)."""
+    dist = ctx.distro()
+    family = {dist.id(), *dist.like().split()}
+    if family & {"debian", "ubuntu", "raspbian"}:
+        return ("apt-get", "install", "-y", "qemu-user-static")
+    if family & {"fedora", "rhel", "centos", "rocky", "almalinux"}:
+        return ("dnf", "install", "-y", "qemu-user-static")
+    if family & {"opensuse", "suse", "opensuse-leap", "opensuse-tumbleweed", "sles"}:
+        return ("zypper", "--non-interactive", "install", "qemu-linux-user")
+    if family & {"arch", "archlinux", "manjaro"}:
+        return ("pacman", "-S", "--noconfirm", "qemu-user-static", "qemu-user-static-binfmt")
+    if family & {"alpine"}:
+        return ("apk", "add", f"qemu-{platform.qemu}")
+    return None

@@ -1,0 +1,1 @@
+"""Engines room: what Docker, buildx and Podman say, read once per run."""

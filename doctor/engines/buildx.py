@@ -1,0 +1,149 @@
+"""buildx facts: the CLI's plugin search (docker/cli manager.go order), plugin metadata, `buildx ls` parsing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mab_doctor.engines.docker import cli_config, config_dir
+
+if TYPE_CHECKING:
+    from mab_doctor.core.context import Context
+
+SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+                      "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+PLUGIN = "docker-buildx"
+COLUMNS = ("NAME/NODE", "DRIVER/ENDPOINT", "LAST ACTIVITY", "STATUS", "BUILDKIT", "PLATFORMS")
+
+
+def plugin_dirs(ctx: "Context") -> tuple[list[str], list[str]]:
+    """(directories in the CLI's search order, notes): cliPluginsExtraDirs first, as the code does."""
+    notes: list[str] = []
+    conf = cli_config(ctx)
+    extra = []
+    if conf.error:
+        notes.append(f"cliPluginsExtraDirs could not be read ({conf.error}); searching the other directories")
+    elif isinstance(conf.data, dict) and "cliPluginsExtraDirs" in conf.data:
+        raw = conf.data["cliPluginsExtraDirs"]
+        if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
+            notes.append(f"{conf.path}: cliPluginsExtraDirs is not a list of strings; ignored")
+        else:
+            extra = [d.rstrip("/") or "/" for d in raw]
+    dirs = [*extra, f"{config_dir(ctx)}/cli-plugins", *SYSTEM_PLUGIN_DIRS]
+    return list(dict.fromkeys(dirs)), notes
+
+
+def find_candidates(ctx: "Context", dirs: list[str]) -> tuple[list[tuple[int, str]], list[str]]:
+    """[(search index, path)] of every docker-buildx file or working symlink, and skip notes."""
+    found, notes = [], []
+    for index, folder in enumerate(dirs):
+        path = f"{folder}/{PLUGIN}"
+        if not ctx.exists(path):
+            continue
+        real = ctx.real_path(path)
+        if not real.exists():
+            notes.append(f"{path}: broken symlink, skipped (as the CLI does)")
+        elif real.is_dir():
+            notes.append(f"{path}: a directory, skipped")
+        else:
+            found.append((index, path))
+    return found, notes
+
+
+def validate_metadata(text: str) -> tuple[dict | None, str | None]:
+    """(metadata, None) when the JSON passes docker/cli's checks, else (data or None, the exact problem)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"metadata is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if not isinstance(data, dict):
+        return None, "metadata is not a JSON object"
+    schema = data.get("SchemaVersion")
+    if not isinstance(schema, str) or not schema:
+        return data, "metadata has no SchemaVersion"
+    major = schema.split(".", 1)[0]
+    if not major.isdigit() or int(major) >= 2:
+        return data, f"metadata SchemaVersion {schema!r} has an unsupported major version (the CLI needs < 2)"
+    if not isinstance(data.get("Vendor"), str) or not data["Vendor"].strip():
+        return data, "metadata does not name a Vendor"
+    if not isinstance(data.get("Version"), str) or not data["Version"].strip():
+        return data, "metadata has no Version string"
+    return data, None
+
+
+@dataclass
+class Node:
+    """One node of a builder as `buildx ls` lists it."""
+
+    name: str
+    endpoint: str = ""
+    status: str = ""
+    buildkit: str = ""
+    platforms: list[str] = field(default_factory=list)  # as printed, `*` = set by the user
+
+
+@dataclass
+class Builder:
+    """One builder instance: name, driver, nodes."""
+
+    name: str
+    driver: str = ""
+    current: bool = False
+    error: str = ""
+    nodes: list[Node] = field(default_factory=list)
+
+
+def parse_ls_json(text: str) -> list[Builder]:
+    """`buildx ls --format json` (v0.13+): JSON Lines, one object per builder (repeated per node before
+    v0.21, without a current-builder field); raises ValueError on anything else."""
+    builders: dict[str, Builder] = {}
+    for line in filter(None, (l.strip() for l in text.splitlines())):
+        obj = json.loads(line)
+        if not isinstance(obj, dict) or not isinstance(obj.get("Name"), str):
+            raise ValueError("not a buildx builder object")
+        nodes = [Node(n.get("Name", ""), n.get("Endpoint", ""), n.get("Status", ""), n.get("Version", ""),
+                      list(n.get("Platforms") or [])) for n in obj.get("Nodes") or [] if isinstance(n, dict)]
+        current = bool(obj.get("Current") or obj.get("Selected"))
+        builders.setdefault(obj["Name"], Builder(obj["Name"], obj.get("Driver", ""), current,
+                                                 obj.get("Err", ""), nodes))
+    if not builders:
+        raise ValueError("no builders listed")
+    return list(builders.values())
+
+
+def parse_ls_table(text: str) -> list[Builder]:
+    """The `buildx ls` table: classic (v0.12 and older: indented nodes, `name *`) or tree (v0.13+:
+    ` \\_ node`, `name*`); columns are cut at the header's offsets (tabwriter aligns every row)."""
+    lines = [l.rstrip() for l in text.splitlines() if l.strip()]
+    head = next((i for i, l in enumerate(lines) if l.startswith("NAME/NODE")), None)
+    if head is None:
+        raise ValueError("no NAME/NODE header")
+    found = sorted((lines[head].find(c), c) for c in COLUMNS if lines[head].find(c) >= 0)
+    starts, names = [s for s, _ in found], [c for _, c in found]
+    builders: list[Builder] = []
+    for line in lines[head + 1:]:
+        cells = {n: line[s:e].strip() for n, s, e in zip(names, starts, starts[1:] + [len(line) + 1])}
+        name = cells.get("NAME/NODE", "")
+        if line.startswith(" ") and builders:  # a node row
+            strip = lambda v: re.sub(r"^\\_\s*", "", v)  # noqa: E731
+            plats = [p.strip() for p in cells.get("PLATFORMS", "").split(",") if p.strip()]
+            builders[-1].nodes.append(Node(strip(name), strip(cells.get("DRIVER/ENDPOINT", "")),
+                                           cells.get("STATUS", ""), cells.get("BUILDKIT", ""), plats))
+            continue
+        current = name.endswith("*")
+        builders.append(Builder(name.rstrip("*").strip(), cells.get("DRIVER/ENDPOINT", ""), current,
+                                "error" if cells.get("STATUS") == "error" else ""))
+    return builders
+
+
+def platform_names(node: Node) -> list[str]:
+    """The node's platforms without `*` marks; truncated groups ("linux/arm (+2)", "(5 more)") are dropped."""
+    return [p.strip().rstrip("*") for p in node.platforms if p.strip() and "(" not in p]
+
+
+def is_executable(ctx: "Context", path: str) -> bool:
+    """Whether the file may be executed (os.access on the host's view of it)."""
+    return os.access(ctx.real_path(path), os.X_OK)

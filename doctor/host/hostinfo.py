@@ -1,0 +1,204 @@
+"""Host facts shared by checks and the report header: kernel, userland, ARM variant, distro."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mab_doctor.host import platforms
+from mab_doctor.host.elf import ElfError, ElfHeader, parse_header
+from mab_doctor.host.platforms import Platform
+
+if TYPE_CHECKING:
+    from mab_doctor.core.context import Context
+
+# The userland is whatever these files are; the first readable ELF wins.
+USERLAND_PROBES = ("/bin/sh", "/usr/bin/sh", "/bin/busybox", "/usr/bin/env")
+
+# containerd/platforms cpuinfo_linux.go: the "CPU architecture" value -> OCI variant.
+_CPU_ARCH_VARIANT = {
+    "8": "v8", "aarch64": "v8",
+    "7": "v7", "7m": "v7", "?(12)": "v7", "?(13)": "v7", "?(14)": "v7", "?(15)": "v7",
+    "?(16)": "v7", "?(17)": "v7",
+    "6": "v6", "6tej": "v6",
+    "5": "v5", "5t": "v5", "5te": "v5", "5tej": "v5",
+    "4": "v4", "4t": "v4", "3": "v3",
+}
+
+
+def cpuinfo_field(cpuinfo: str, key: str) -> str | None:
+    """First value of ``key`` in /proc/cpuinfo (key compared case-insensitively, value trimmed)."""
+    wanted = key.lower()
+    for line in cpuinfo.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == wanted:
+            return value.strip()
+    return None
+
+
+def arm_cpu_variant(cpuinfo: str, machine: str, goarch: str) -> str | None:
+    """The ARM variant containerd would compute for a process of ``goarch`` (None = unknown)."""
+    value = cpuinfo_field(cpuinfo, "CPU architecture")
+    if not value:
+        # Absent under QEMU user emulation: containerd derives it from uname -m instead.
+        if machine == "aarch64":
+            value = "8"
+        else:
+            m = re.match(r"armv(\d)", machine)
+            value = m.group(1) if m and 3 <= int(m.group(1)) <= 8 else ""
+    # Raspberry Pi Zero/1 (ARM1176) kernels print "CPU architecture: 7" for an ARMv6 core;
+    # containerd (#4530, Docker 20.10.0+) downgrades to v6 when the model name says ARMv6.
+    if goarch == "arm" and value == "7":
+        model = (cpuinfo_field(cpuinfo, "model name") or "").lower()
+        if model.startswith("armv6-compatible"):
+            value = "6"
+    return _CPU_ARCH_VARIANT.get(value.lower())
+
+
+def dpkg_architecture(status_text: str) -> str | None:
+    """Native Debian architecture: the Architecture of the installed dpkg package itself."""
+    return dpkg_package(status_text, "dpkg").get("Architecture")
+
+
+def dpkg_package(status_text: str, package: str) -> dict[str, str]:
+    """Fields of one installed package's stanza in /var/lib/dpkg/status (empty when absent)."""
+    for stanza in status_text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line[:1].isspace():
+                continue
+            name, sep, value = line.partition(":")
+            if sep:
+                fields[name.strip()] = value.strip()
+        if fields.get("Package") == package and "installed" in fields.get("Status", "").split():
+            return fields
+    return {}
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the host is, in the vocabulary's terms, with the evidence."""
+
+    kernel_release: str
+    kernel_machine: str
+    kernel_platform: Platform | None
+    platform: Platform | None           # native platform of the userland (what Docker calls host)
+    userland_path: str | None
+    userland_elf: ElfHeader | None
+    dpkg_arch: str | None
+    cpu_architecture: str | None
+    model_name: str | None
+    arm_variant: str | None
+    distro_id: str
+    distro_version: str
+    distro_name: str
+    evidence: tuple[str, ...] = field(default=())
+
+    @property
+    def kernel_bits(self) -> int | None:
+        """64 or 32 from the kernel machine."""
+        return self.kernel_platform.elf_class if self.kernel_platform else None
+
+    @property
+    def userland_bits(self) -> int | None:
+        """64 or 32 from the userland ELF (or the native platform)."""
+        if self.userland_elf:
+            return self.userland_elf.elf_class
+        return self.platform.elf_class if self.platform else None
+
+    @property
+    def float_abi(self) -> str | None:
+        """ARM userland float ABI from e_flags or the loader name, None elsewhere."""
+        elf = self.userland_elf
+        return elf.arm_float_abi if elf and elf.machine == platforms.EM_ARM else None
+
+
+def host_facts(ctx: "Context") -> HostFacts:
+    """Compute (once per run) the host's platform facts through the context."""
+    return ctx.memo("host_facts", lambda: _compute(ctx))
+
+
+def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[str]]:
+    notes = []
+    for path in USERLAND_PROBES:
+        data = ctx.read_bytes(path, 8192)
+        if data is None:
+            continue
+        try:
+            return path, parse_header(data), notes
+        except ElfError as exc:
+            notes.append(f"{path}: {exc}")
+    return None, None, notes
+
+
+def _compute(ctx: "Context") -> HostFacts:
+    uname = ctx.uname
+    cpuinfo = ctx.read_text("/proc/cpuinfo") or ""
+    path, elf, evidence = _read_userland(ctx)
+    dpkg_arch = dpkg_architecture(ctx.read_text("/var/lib/dpkg/status") or "")
+    kernel_platform = platforms.from_uname(uname.machine)
+    native = None
+    if elf is not None:
+        native = platforms.from_elf(elf.machine, elf.elf_class, elf.endian)
+        label = native.elf_machine_name if native else f"e_machine {elf.machine}"
+        evidence.append(f"userland {path}: ELF{elf.elf_class} {elf.endian}-endian {label}"
+                        + (f", loader {elf.interpreter}" if elf.interpreter else ", static"))
+    if native is None and dpkg_arch:
+        native = next((p for p in platforms.PLATFORMS if p.debian_arch == dpkg_arch), None)
+    if native is None:
+        native = kernel_platform
+    variant = None
+    if native is not None and native.arch in ("arm", "arm64"):
+        variant = arm_cpu_variant(cpuinfo, uname.machine, native.goarch)
+        if native.arch == "arm" and variant:
+            native = platforms.arm_variant_platform(int(variant[1:])) or native
+    dist = ctx.distro()
+    return HostFacts(
+        kernel_release=uname.release, kernel_machine=uname.machine, kernel_platform=kernel_platform,
+        platform=native, userland_path=path, userland_elf=elf, dpkg_arch=dpkg_arch,
+        cpu_architecture=cpuinfo_field(cpuinfo, "CPU architecture"),
+        model_name=cpuinfo_field(cpuinfo, "model name"), arm_variant=variant,
+        distro_id=dist.id(), distro_version=dist.version(), distro_name=dist.name(pretty=True),
+        evidence=tuple(evidence))
+
+
+def emulated_targets(ctx: "Context") -> list:
+    """The run's targets that this host cannot run natively (they need binfmt_misc + QEMU)."""
+    host = host_facts(ctx).platform
+    if host is None:
+        return list(ctx.targets)
+    return [t for t in ctx.targets if not platforms.runs_natively(host, t)]
+
+
+def host_summary(ctx: "Context") -> dict:
+    """Host facts for report headers and JSON `host` (never raises: errors become a field)."""
+    from mab_doctor.host.matrix import known_environment
+
+    base = {"root": str(ctx.root), "hostname": ctx.uname.nodename, "kernel_release": ctx.uname.release,
+            "uname_machine": ctx.uname.machine, "oci_platform": None, "debian_arch": None,
+            "distro": {"id": "", "version": "", "name": ""}, "known_environment": None}
+    try:
+        f = host_facts(ctx)
+    except Exception as exc:  # the header must not hide the results
+        return {**base, "error": f"host facts unavailable: {exc}"}
+    env = known_environment(f.distro_id, f.distro_version)
+    return {**base, "oci_platform": f.platform.oci if f.platform else None,
+            "debian_arch": f.dpkg_arch or (f.platform.debian_arch if f.platform else None),
+            "distro": {"id": f.distro_id, "version": f.distro_version, "name": f.distro_name},
+            "known_environment": env["id"] if env else None,
+            "known_environment_name": env["name"] if env else None}
+
+
+def platform_vocabulary(f: HostFacts) -> dict:
+    """The host in every vocabulary (SPEC section 6 `platform` fields, without the schema key)."""
+    p = f.platform
+    return {
+        "uname_machine": f.kernel_machine, "kernel_release": f.kernel_release,
+        "debian_arch": f.dpkg_arch or (p.debian_arch if p else None),
+        "oci_platform": p.oci if p else None, "docker_hub_prefix": p.hub_prefix if p else None,
+        "goarch": p.goarch if p else None, "goarm": p.goarm if p else None,
+        "qemu": p.qemu_binary if p else None, "float_abi": f.float_abi,
+        "arm_arch": f.arm_variant if p and p.arch in ("arm", "arm64") else None,
+        "userland_bits": f.userland_bits, "kernel_bits": f.kernel_bits,
+    }

@@ -1,0 +1,81 @@
+"""The compatibility matrix: loads doctor/data/matrix.json; checks read thresholds from here."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+_VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
+
+
+def parse_version(text: str | None) -> tuple[int, ...] | None:
+    """Leading numeric part of a version: '1:7.2+dfsg-7' -> (7, 2); '6.1.0-13-amd64' -> (6, 1, 0)."""
+    if not text:
+        return None
+    text = text.strip()
+    text = text.split(":", 1)[1] if re.match(r"^\d+:", text) else text  # Debian epoch
+    text = text.lstrip("vV")
+    m = _VERSION_RE.match(text)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else None
+
+
+def version_lt(a: str, b: str) -> bool:
+    """a < b comparing the numeric parts, missing components counting as 0."""
+    pa, pb = parse_version(a), parse_version(b)
+    if pa is None or pb is None:
+        raise ValueError(f"cannot compare versions {a!r} and {b!r}")
+    width = max(len(pa), len(pb))
+    return pa + (0,) * (width - len(pa)) < pb + (0,) * (width - len(pb))
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One row of the matrix."""
+
+    id: str
+    component: str
+    minimum: str | None
+    maximum_exclusive: str | None
+    why: str
+    detection: str
+    remediation: str
+    sources: tuple[str, ...]
+    verified: bool
+    raw: Any
+
+    @property
+    def source(self) -> str:
+        """The first source, for one-line citations."""
+        return self.sources[0] if self.sources else "no source"
+
+
+@lru_cache(maxsize=1)
+def load() -> dict[str, Any]:
+    """The matrix data as shipped in the package."""
+    text = resources.files("mab_doctor").joinpath("data/matrix.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def requirement(req_id: str) -> Requirement:
+    """Look a requirement up by id (KeyError names the id when the data lacks it)."""
+    for row in load()["requirements"]:
+        if row["id"] == req_id:
+            return Requirement(row["id"], row["component"], row.get("minimum"),
+                               row.get("maximum_exclusive"), row["why"], row["detection"],
+                               row["remediation"], tuple(row.get("sources", ())),
+                               bool(row.get("verified")), row)
+    raise KeyError(f"matrix has no requirement {req_id!r}")
+
+
+def known_environment(distro_id: str, version: str) -> dict[str, Any] | None:
+    """The known-environment row for a distro release ('ubuntu', '22.04'), matching major versions."""
+    for env in load()["known_environments"]:
+        if env["distro"] != distro_id:
+            continue
+        if env["version"] == version or version.split(".")[0] == env["version"]:
+            return env
+    return None

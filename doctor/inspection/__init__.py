@@ -1,0 +1,1 @@
+"""Inspection room: what ELF files, directory trees and local images really are (`mab-doctor inspect`)."""

@@ -1,0 +1,1 @@
+"""Report room: one Report value and one renderer per output format."""
