@@ -5,15 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mab_doctor.api import CommandResult, Context, Result, check
 from mab_doctor.emulation.binfmt import find_handling, listing
-from mab_doctor.fix.plan import register_fix
-from mab_doctor.host.hostinfo import host_facts
-from mab_doctor.host.platforms import runs_natively
 from mab_doctor.emulation.probes import EXIT_CODE, build_probe, has_probe
+from mab_doctor.fix.plan import register_fix
+from mab_doctor.host.hostinfo import host_facts, is_native
 
 # What each failure means, in the words a build log would show.
 MEANING = {
@@ -66,11 +64,11 @@ def binfmt_exec(ctx: Context) -> list[Result]:
                 for t in ctx.targets]
     host = host_facts(ctx).platform
     chroot = ctx.which("chroot") if ctx.is_root else None
-    with ctx.scratch_dir() as scratch, ThreadPoolExecutor(max_workers=4) as pool:
+    with ctx.scratch_dir() as scratch:
         # Every probe file is written and closed before any of them runs (see _run_probe).
         files = {str(t): _write_probes(scratch, t.platform) for t in ctx.targets if has_probe(t.platform)}
         # Probes wait on processes (QEMU start-up): run the targets side by side, keep their order.
-        return list(pool.map(lambda t: _probe(ctx, t, host, files.get(str(t)), chroot), ctx.targets))
+        return ctx.map(lambda t: _probe(ctx, t, host, files.get(str(t)), chroot), ctx.targets)
 
 
 def _write_probes(scratch: Path, platform) -> tuple[Path, Path]:
@@ -98,7 +96,7 @@ def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: 
     name, platform = str(target), target.platform
     if files is None:
         return Result.skip(f"no probe program for {name} yet", target=name)
-    native = host is not None and runs_natively(host, target)
+    native = is_native(ctx, target)
     winner = None if native else find_handling(listing(ctx), platform).winner
     via = "native" if native else (winner.name if winner else "no handler")
     direct = _run_probe(ctx, str(files[0]))

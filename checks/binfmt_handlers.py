@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from mab_doctor.api import Context, Result, check
 from mab_doctor.emulation.binfmt import Entry, find_handling, listing
-from mab_doctor.fix.plan import enable_entry_fix, register_fix
-from mab_doctor.host.hostinfo import host_facts
-from mab_doctor.host.matrix import requirement, version_lt
-from mab_doctor.host.platforms import runs_natively
 from mab_doctor.emulation.qemu import inspect_interpreter, qemu_version
+from mab_doctor.fix.plan import enable_entry_fix, register_fix
+from mab_doctor.host.hostinfo import host_facts, is_native
+from mab_doctor.host.matrix import requirement, version_lt
 
 NO_F = ("no F flag: inside a container the kernel looks for {interp} in the container's own "
         "filesystem, so every foreign RUN step fails with \"no such file or directory\"")
@@ -36,13 +33,13 @@ def binfmt_handlers(ctx: Context) -> list[Result]:
     """
     host = host_facts(ctx).platform
     found = listing(ctx)
-    with ThreadPoolExecutor(max_workers=4) as pool:  # `qemu --version` waits on a process per target
-        return list(pool.map(lambda target: _one(ctx, target, host, found), ctx.targets))
+    # `qemu --version` waits on a process per target: let them wait side by side.
+    return ctx.map(lambda target: _one(ctx, target, host, found), ctx.targets)
 
 
 def _one(ctx: Context, target, host, found) -> Result:
     name = str(target)
-    if host is not None and runs_natively(host, target):
+    if is_native(ctx, target):
         return Result.ok("native: no handler needed", target=name)
     platform = target.platform
     if host is not None and (host.elf_machine, host.elf_class, host.endian) == \

@@ -6,10 +6,11 @@ import gzip
 import re
 import zlib
 
-from mab_doctor.api import Action, Context, Fix, Result, check
+from mab_doctor.api import Context, Fix, Result, check
+from mab_doctor.fix import actions
 from mab_doctor.host.hostinfo import emulated_targets
 
-MODPROBE = Fix.of("Load the binfmt_misc kernel module", Action("run", "modprobe", argv=("modprobe", "binfmt_misc")))
+MODPROBE = Fix.of("Load the binfmt_misc kernel module", actions.run_command(("modprobe", "binfmt_misc")))
 
 
 def kernel_config_value(ctx: Context, release: str) -> tuple[str | None, str | None]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mab_doctor.api import Action, Context, Fix, Result, check
+from mab_doctor.api import Context, Fix, Result, check
 from mab_doctor.emulation.binfmt import MOUNT_POINT, SPECIAL_FILES
+from mab_doctor.fix import actions
 from mab_doctor.host.hostinfo import emulated_targets
 
-MOUNT = Fix.of("Mount binfmt_misc", Action("mount"))
-ENABLE = Fix.of("Enable binfmt_misc", Action("enable"))
+MOUNT = Fix.of("Mount binfmt_misc", actions.mount())
+ENABLE = Fix.of("Enable binfmt_misc", actions.enable())
 
 
 def mount_types(mountinfo: str) -> list[str]:

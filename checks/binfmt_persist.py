@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from mab_doctor.api import Context, Result, check
 from mab_doctor.emulation.binfmt import find_handling, listing
-from mab_doctor.fix.plan import persist_fix
-from mab_doctor.host.hostinfo import host_facts
-from mab_doctor.host.platforms import runs_natively
 from mab_doctor.emulation.qemu import stored_for
+from mab_doctor.fix.plan import persist_fix
+from mab_doctor.host.hostinfo import is_native
 
 
 def boot_replayers(ctx: Context) -> tuple[list[str], str]:
@@ -44,12 +43,11 @@ def binfmt_persist(ctx: Context) -> list[Result]:
 
     How to fix: `sudo mab-doctor --fix --persist` writes /etc/binfmt.d/<name>.conf with `F`.
     """
-    host = host_facts(ctx).platform
     replayers, init = boot_replayers(ctx)
     results = []
     for target in ctx.targets:
         name = str(target)
-        if host is not None and runs_natively(host, target):
+        if is_native(ctx, target):
             results.append(Result.ok("native: nothing to persist", target=name))
             continue
         winner = find_handling(listing(ctx), target.platform).winner

@@ -53,8 +53,7 @@ def _inspect(ctx: Context, index: int, path: str) -> Copy:
     if res.refused:
         return copy
     if not res.ok:
-        err = res.stderr.strip().splitlines()[-1:] if res.stderr.strip() else []
-        copy.problem = f"fails the metadata protocol: {res.describe()}" + (f" ({err[0]})" if err else "")
+        copy.problem = f"fails the metadata protocol: {res.explain()}"
     else:
         meta, problem = validate_metadata(res.stdout)
         copy.problem = problem and f"answers `docker-cli-plugin-metadata` wrongly: {problem}"

@@ -45,7 +45,7 @@ def list_builders(ctx: Context, docker: str) -> tuple[list[Builder], list[str], 
         notes.append("`docker buildx ls --format json` is not supported by this buildx (before v0.13); using the table")
     if from_table:
         return from_table, notes, None
-    return [], notes, (table.stderr.strip().splitlines() or [table.describe()])[-1]
+    return [], notes, table.last_line
 
 
 def _targets(node: Node) -> list[Target]:
@@ -61,14 +61,6 @@ def _targets(node: Node) -> list[Target]:
 def _native(node: Node, host):
     listed = _targets(node)  # configured (`*`) platforms come first, then the worker's, native first
     return listed[0].platform if listed else host
-
-
-def _classic_store(info: dict | None) -> bool:
-    info = info or {}
-    status = " ".join(str(v) for pair in info.get("DriverStatus") or [] for v in pair)
-    driver = str(info.get("Driver") or "")
-    return "io.containerd.snapshotter.v1" not in status and not driver.startswith(("overlayfs", "stargz",
-                                                                                   "io.containerd"))
 
 
 @check(name="buildx-builder", title="buildx builder", category="docker", per_target=True, requires=("buildx",))
@@ -87,9 +79,9 @@ def buildx_builder(ctx: Context) -> list[Result]:
     """
     facts = docker_facts(ctx)
     if not facts.up or not facts.binary:
-        return [Result.skip(f"the Docker daemon is {facts.state}: builders cannot be listed",
+        return [Result.skip(f"{facts.problem}: builders cannot be listed",
                             details=[facts.message] if facts.message else [],
-                            remediation="Start the Docker daemon, then run this check again.")]
+                            remediation=f"{facts.remedy} Then run this check again.")]
     if not find_candidates(ctx, plugin_dirs(ctx)[0])[0]:  # buildx WARNs (Podman builds instead) but has none
         return [Result.skip("no docker-buildx plugin: no builder to check (see buildx)",
                             remediation="Install the buildx plugin (see buildx).")]
@@ -108,7 +100,7 @@ def buildx_builder(ctx: Context) -> list[Result]:
     if len(natives) > 1:
         details.append(f"multi-node builder: {len(current.nodes)} nodes, native platforms {', '.join(natives)}")
     results = [_one(current, target, host, details) for target in ctx.targets]
-    if current.driver == "docker" and len(ctx.targets) > 1 and _classic_store(facts.info):
+    if current.driver == "docker" and len(ctx.targets) > 1 and not facts.containerd_store:
         results.append(Result.warn(
             f"builder {current.name} uses the docker driver with the classic image store: it cannot export a "
             f"multi-platform image ({', '.join(map(str, ctx.targets))})", details=details,
@@ -122,6 +114,7 @@ def _one(current: Builder, target: Target, host, details: list[str]) -> Result:
     hits = []
     for order, node in enumerate(current.nodes):
         if any(str(t) == name for t in _targets(node)):
+            # The node's own platform decides, not this host's (hostinfo.is_native): a node may be remote.
             native = _native(node, host)
             how = "native" if native is not None and runs_natively(native, target) else "emulated"
             starred = any(p.rstrip().endswith("*") and p.rstrip("* ") == name for p in node.platforms)

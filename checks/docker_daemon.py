@@ -7,23 +7,6 @@ from mab_doctor.engines.docker import docker_facts, endpoint
 from mab_doctor.host.hostinfo import host_facts
 from mab_doctor.host.matrix import requirement, version_lt
 
-REMEDY = {
-    "down": "Start it: `sudo systemctl start docker` (no systemd: `sudo dockerd &`); with DOCKER_HOST set, "
-            "check that something listens there.",
-    "denied": "Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), run "
-              "mab-doctor and docker with sudo, or use rootless Docker.",
-    "hung": "The daemon accepts connections but does not answer: restart it (`sudo systemctl restart "
-            "docker`) and read its log (`journalctl -u docker`).",
-}
-
-
-def _store(info: dict | None) -> str:
-    status = {str(k): str(v) for k, v in (info or {}).get("DriverStatus") or []}
-    if "io.containerd.snapshotter" in status.get("driver-type", ""):
-        return "containerd image store"
-    return "classic image store"
-
-
 @check(name="docker-daemon", title="Docker daemon", category="docker", requires=("docker-cli",))
 def docker_daemon(ctx: Context) -> Result:
     """What it checks: the daemon answers `docker version` within the timeout (a daemon that accepts
@@ -44,18 +27,18 @@ def docker_daemon(ctx: Context) -> Result:
         return Result.skip("the daemon is not contacted on a foreign --root", details=details, data=data)
     if not facts.up:
         summary = {"down": "daemon is not running", "denied": "permission denied on the daemon's socket",
-                   "hung": "daemon did not answer (timed out)"}.get(facts.state, "daemon error")
-        return Result.fail(f"{summary}: {facts.message}", details=details, data=data,
-                           remediation=REMEDY.get(facts.state, "Check `docker version` and the daemon's log."))
+                   "hung": "daemon did not answer (timed out)",
+                   "unreachable": f"{facts.endpoint} does not reach a Docker daemon"}.get(facts.state, "the docker CLI failed")
+        return Result.fail(f"{summary}: {facts.message}", details=details, data=data, remediation=facts.remedy)
     server, info = facts.server or {}, facts.info or {}
     version, arch = server.get("Version", "?"), server.get("Arch", "?")
     rootless = any("rootless" in str(opt) for opt in info.get("SecurityOptions") or [])
     data.update({"version": version, "os": server.get("Os"), "arch": arch, "rootless": rootless,
-                 "storage_driver": info.get("Driver"), "image_store": _store(info),
+                 "storage_driver": info.get("Driver"), "image_store": facts.image_store,
                  "experimental": server.get("Experimental"), "root_dir": info.get("DockerRootDir")})
     details = [f"server {version}, API {server.get('ApiVersion')}, {server.get('Os')}/{arch}, "
-               f"storage {info.get('Driver')} ({_store(info)}), rootless {rootless}"] + details
-    summary = f"dockerd {version} ({server.get('Os')}/{arch}, {info.get('Driver')}, {_store(info)}" + \
+               f"storage {info.get('Driver')} ({facts.image_store}), rootless {rootless}"] + details
+    summary = f"dockerd {version} ({server.get('Os')}/{arch}, {info.get('Driver')}, {facts.image_store}" + \
               (", rootless)" if rootless else ")")
     host = host_facts(ctx)
     if host.kernel_bits == 64 and arch in ("arm", "386"):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
-from mab_doctor.api import Action, Context, Fix, Result, check
+from mab_doctor.api import Context, Fix, Result, check
 from mab_doctor.engines.docker import cli_config, docker_facts, read_json
+from mab_doctor.fix import actions
 from mab_doctor.host.matrix import requirement, version_lt
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -76,7 +75,7 @@ def docker_experimental(ctx: Context) -> Result:
         return Result.ok(why, details=details, data=data)
     if not client_on:
         fix = Fix.of(f"Set \"experimental\": \"enabled\" in {config.path}",
-                     Action("json-set", config.path, json.dumps({"experimental": "enabled"})))
+                     actions.json_set(config.path, {"experimental": "enabled"}))
         return Result.fail(f"Docker CLI {client_version} hides buildx unless experimental is enabled",
                            details=details, data=data, fix=fix, remediation=cli_req.remediation)
     if server_version and not daemon_on:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from mab_doctor.api import Context, Result, check
+from mab_doctor.engines.docker import DAEMON_JSON, daemon_config
 from mab_doctor.host.matrix import requirement
 
 GIB = 1024 ** 3
@@ -13,16 +13,13 @@ GIB = 1024 ** 3
 
 def docker_data_root(ctx: Context) -> tuple[str, str]:
     """(Docker's data root, where that came from): daemon.json "data-root", else /var/lib/docker."""
-    text = ctx.read_text("/etc/docker/daemon.json")
-    if text:
-        try:
-            conf = json.loads(text)
-        except ValueError:
-            return "/var/lib/docker", "default (/etc/docker/daemon.json is not valid JSON)"
-        if isinstance(conf, dict):
-            for key in ("data-root", "graph"):  # "graph" is the pre-17.05 spelling
-                if isinstance(conf.get(key), str) and conf[key].startswith("/"):
-                    return conf[key], f"/etc/docker/daemon.json {key!r}"
+    conf = daemon_config(ctx)
+    if conf.error:
+        return "/var/lib/docker", f"default ({DAEMON_JSON} is not valid JSON)"
+    if isinstance(conf.data, dict):
+        for key in ("data-root", "graph"):  # "graph" is the pre-17.05 spelling
+            if isinstance(conf.data.get(key), str) and conf.data[key].startswith("/"):
+                return conf.data[key], f"{DAEMON_JSON} {key!r}"
     return "/var/lib/docker", "default"
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 from mab_doctor.api import CommandResult, Context, Result, check
+from mab_doctor.core.jsonout import json_documents
 from mab_doctor.engines.docker import docker_facts, docker_run
 from mab_doctor.host.hostinfo import host_facts
-from mab_doctor.core.jsonout import json_documents
 from mab_doctor.host.platforms import PlatformError, parse_platform
 
 NONE = "<none>"
-SNAPSHOTTER = "io.containerd.snapshotter.v1"
 WHY = {"docker": "A plain `docker run` or legacy `docker build` of such a tag silently uses the foreign image "
                  "(Docker 20.10+ only prints \"The requested image's platform (...) does not match the detected "
                  "host platform\").",
@@ -29,11 +27,6 @@ class Image(NamedTuple):
     id: str
     platform: str | None
     foreign: bool = False
-
-
-def _last_line(res: CommandResult) -> str:
-    lines = res.stderr.strip().splitlines()
-    return f"{res.describe()}: {lines[-1]}" if lines else res.describe()
 
 
 def _platform(doc: dict | None, host: str) -> tuple[str | None, bool]:
@@ -59,7 +52,7 @@ def _scan(engine: str, named: list[tuple[str, str]], inspect: Callable[..., Comm
     res = inspect(*ids)
     docs = json_documents(res.stdout) or []
     if not res.ok or len(docs) < len(ids):
-        problems.append(f"{engine}: inspect answered for {len(docs)} of {len(ids)} images ({_last_line(res)})")
+        problems.append(f"{engine}: inspect answered for {len(docs)} of {len(ids)} images ({res.explain()})")
     by_id = {}
     for pos, id_ in enumerate(ids):
         doc = next((d for d in docs if str(d.get("Id", "")).removeprefix("sha256:").startswith(id_)), None)
@@ -72,7 +65,7 @@ def _docker(ctx: Context, host: str, problems: list[str]) -> list[Image]:
     if ls is None:  # daemon not up: docker-daemon reports why
         return []
     if not ls.ok:
-        problems.append(f"docker: could not list images ({_last_line(ls)})")
+        problems.append(f"docker: could not list images ({ls.explain()})")
     named = [(f"{r['Repository']}:{r['Tag']}", str(r["ID"])) for r in (json_documents(ls.stdout) or [])
              if r.get("ID") and r.get("Repository") not in (None, "", NONE) and r.get("Tag") not in (None, "", NONE)]
     inspect = lambda *ids: docker_run(ctx, "image", "inspect", "--format", "{{json .}}", *ids)  # noqa: E731
@@ -85,7 +78,7 @@ def _podman(ctx: Context, binary: str, host: str, problems: list[str]) -> list[I
         return None
     rows = json_documents(ls.stdout)
     if not ls.ok or rows is None:
-        problems.append(f"podman: could not list images ({_last_line(ls)})")
+        problems.append(f"podman: could not list images ({ls.explain()})")
     named = [(n, str(r["Id"])) for r in rows or [] if r.get("Id") and not r.get("Dangling")
              for n in r.get("Names") or [] if NONE not in n]
     return _scan("podman", named, lambda *ids: ctx.run(binary, "image", "inspect", *ids), host, problems)
@@ -115,21 +108,19 @@ def image_cache(ctx: Context) -> Result:
     host, facts, podman_bin = host_platform.oci, docker_facts(ctx), ctx.which("podman")
     docker_problems: list[str] = []
     podman_problems: list[str] = []
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the two engines' commands wait side by side
-        ask_docker = pool.submit(_docker, ctx, host, docker_problems)
-        ask_podman = pool.submit(_podman, ctx, podman_bin, host, podman_problems) if podman_bin else None
-    images = ask_docker.result()
-    found = ask_podman.result() if ask_podman else None
+    # The two engines' commands wait side by side.
+    images, found = ctx.map(lambda ask: ask(), [lambda: _docker(ctx, host, docker_problems),
+                                                lambda: _podman(ctx, podman_bin, host, podman_problems)
+                                                if podman_bin else None])
     problems = docker_problems + podman_problems
     details = [f"docker: {len(images)} tagged images" if facts.up else f"docker: {facts.message or facts.state}"]
     details.append(f"podman: {len(found)} tagged images" if found is not None else
                    "podman: not installed" if not podman_bin else "podman: not run on a foreign --root")
     if found is None and not facts.up:
-        return Result.skip(f"no image store to inspect: Docker daemon {facts.state} ({facts.message or 'not up'}), "
+        return Result.skip(f"no image store to inspect: {facts.problem}; "
                            f"Podman {'not installed' if not podman_bin else 'not run'}", details=details)
     images += found or []
-    store = {str(k): str(v) for k, v in (facts.info or {}).get("DriverStatus") or []}
-    containerd = facts.up and SNAPSHOTTER in store.get("driver-type", "")
+    containerd = facts.containerd_store
     foreign = [i for i in images if i.foreign]
     details += [f"{i.engine} {i.image} ({i.id}): {i.platform}" for i in foreign] + problems
     data = {"foreign": [{"engine": i.engine, "image": i.image, "platform": i.platform, "id": i.id} for i in foreign],

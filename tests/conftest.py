@@ -7,8 +7,9 @@ from typing import Mapping
 
 import pytest
 
+from elfbuild import build_elf
+from helpers import DockerHosts, make_context, with_binfmt, write_tree
 from mab_doctor.core.context import Context
-from helpers import make_context, write_tree
 
 
 @pytest.fixture
@@ -20,6 +21,26 @@ def make_host(tmp_path):
         made.append(1)
         return make_context(write_tree(tmp_path / f"host{len(made)}", files), **kw)
     return make
+
+
+@pytest.fixture
+def base_host() -> dict:
+    """A minimal healthy Debian 12 amd64 tree, {absolute path: content}: a fresh dict that a test
+    extends or overrides (kernel 6.1, /bin/sh an x86_64 ELF, merged /usr)."""
+    return {"/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n",
+            "/etc/os-release": "ID=debian\nVERSION_ID=12\n", "/usr/bin/sh": build_elf("x86_64"), "/bin": "-> usr/bin"}
+
+
+@pytest.fixture
+def binfmt_tree(base_host):
+    """binfmt_tree(entries, **extra) -> files: base_host with binfmt_misc mounted and ``entries``."""
+    return lambda entries, **extra: with_binfmt(base_host, entries, **extra)
+
+
+@pytest.fixture
+def docker_host(make_host, base_host) -> DockerHosts:
+    """docker_host(version_out, ...), docker_host.up(), docker_host.down(): base_host with docker."""
+    return DockerHosts(make_host, base_host)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def test_output_before_its_format_and_pairing_errors(capsys, tmp_path):
     assert main(["--format", "json", "--output", "a", "--output", "b"]) == 2
     assert "at most one --output" in capsys.readouterr().err
     assert main(["list", "--format", "junit"]) == 2
-    assert "one report, as text or json" in capsys.readouterr().err
+    assert "invalid choice: 'junit' (choose from 'text', 'json')" in capsys.readouterr().err
 
 
 def test_ci_true_without_a_tty_has_no_escape_codes_no_spinner_and_a_verdict(tmp_path):
@@ -46,10 +46,10 @@ def test_ci_true_without_a_tty_has_no_escape_codes_no_spinner_and_a_verdict(tmp_
 
 def test_ci_mode_never_prompts_for_fix(capsys, monkeypatch, tmp_path):
     from mab_doctor.fix import plan as fixes
-    from mab_doctor.core.model import Action
+    from mab_doctor.fix.actions import mount
 
     monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(fixes, "plan", lambda outcomes, persist=False: [Action("mount")])
+    monkeypatch.setattr(fixes, "make_plan", lambda outcomes, persist=False: fixes.Plan((mount(),), (), ()))
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)  # even on a terminal
     assert main(["--ci", "--fix", "binfmt-kernel"]) == 1
@@ -72,11 +72,11 @@ def test_exit_code_rows(capsys, argv, code):
 
 
 def test_exit_code_row_error_is_1(monkeypatch, capsys):
-    from mab_doctor.core import registry
+    import mab_doctor.checks
     from mab_doctor.core.check import Check
 
     def boom(ctx):
         raise RuntimeError("broken check")
-    monkeypatch.setattr(registry, "builtin_checks", lambda: (Check("boom", "Boom", "host", boom),))
+    monkeypatch.setattr(mab_doctor.checks, "BUILTIN", (Check("boom", "Boom", "host", boom),))
     assert main(["--no-plugins"]) == 1
     assert "ERROR" in capsys.readouterr().out

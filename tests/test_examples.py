@@ -4,7 +4,8 @@ import subprocess
 
 import yaml
 
-from mab_doctor.cli import parse_args
+from mab_doctor.cli import parse as parse_args
+from mab_doctor.commands.options import Sink
 from examples_support import EXAMPLES, doctor_argv, github_steps, gitlab_scripts
 
 PLATFORMS = "linux/amd64,linux/arm64,linux/arm/v7"
@@ -17,8 +18,8 @@ def test_github_workflow_parses_and_its_commands_are_valid():
     commands = [c for c in commands if c is not None]
     assert len(commands) == 2
     fix, preflight = (parse_args(c) for c in commands)
-    assert fix.fix and fix.yes and fix.ci
-    assert preflight.sinks == [("github", None), ("junit", "mab-doctor.xml"), ("text", "mab-doctor.txt")]
+    assert fix.command == "fix" and fix.yes and fix.ci
+    assert preflight.sinks == (Sink("github"), Sink("junit", "mab-doctor.xml"), Sink("text", "mab-doctor.txt"))
     reporter = [s for s in doc["jobs"]["preflight"]["steps"] if "junit" in str(s.get("uses", ""))]
     assert reporter and reporter[0]["with"]["report_paths"] == "mab-doctor.xml"
 
@@ -27,8 +28,8 @@ def test_gitlab_job_parses_and_publishes_junit():
     doc = yaml.safe_load((EXAMPLES / "gitlab-ci.yml").read_text())
     assert doc["mab-doctor"]["artifacts"]["reports"]["junit"] == "mab-doctor.xml"
     parsed = [parse_args(c) for c in (doctor_argv(s, PLATFORMS) for s in gitlab_scripts()) if c is not None]
-    assert [p.fix for p in parsed] == [False, True, False]
-    assert ("junit", "mab-doctor.xml") in parsed[0].sinks
+    assert [p.command == "fix" for p in parsed] == [False, True, False]
+    assert Sink("junit", "mab-doctor.xml") in parsed[0].sinks
 
 
 def test_makefile_runs_the_doctor_before_the_build():

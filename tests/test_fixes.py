@@ -1,43 +1,92 @@
-"""Fix planning, the journal and lock, and the --fix/undo command line without root."""
+"""Fix planning, Fix/Action data, the journal and lock, and the --fix/undo command line without root."""
 
 import json
 import os
+import subprocess
 
 import pytest
 
-from mab_doctor.fix import journal
-from mab_doctor.core.check import Check
+from helpers import HOSTS
 from mab_doctor.cli import main
-from mab_doctor.fix.plan import plan
-from mab_doctor.core.model import Action, Fix, Outcome, Result
+from mab_doctor.core.check import Check
+from mab_doctor.core.context import Context
+from mab_doctor.core.model import Action, Fix, Outcome, Result, Status
+from mab_doctor.fix import actions as make
+from mab_doctor.fix import journal
+from mab_doctor.fix.journal import apply, undo
+from mab_doctor.fix.plan import Plan, make_plan, resolver
+
+LINE = ":qemu-arm:M::\\x7fELF::/usr/bin/qemu-arm-static:F"
 
 
-def outcome(status, *actions, target=None):
-    chk = Check("c", "C", "emulation", run=None)
-    return Outcome(chk, Result(status, "x", remediation="r", fix=Fix.of("t", *actions), target=target))
+def outcome(status, *actions, name="c", target=None, fix=True):
+    chk = Check(name, "C", "emulation", run=None)
+    return Outcome(chk, Result(status, "x", remediation="r", fix=Fix.of("t", *actions) if fix else None,
+                               target=target))
 
 
-def test_plan_dedupes_orders_by_phase_and_keeps_persist_for_persist_only():
-    reg = Action("register", "qemu-arm", ":qemu-arm:M::x::/i:F")
-    outs = [outcome(Result.fail("x").status, Action("persist", "/etc/binfmt.d/qemu-arm.conf", "l"), reg),
-            outcome(Result.fail("x").status, reg, Action("mount")),
-            outcome(Result.warn("x").status, Action("unregister", "qemu-arm")),
-            outcome(Result.ok("x").status, Action("enable"))]
-    assert [a.kind for a in plan(outs)] == ["mount", "unregister", "register"]
-    assert [a.kind for a in plan(outs, persist=True)] == ["mount", "unregister", "register", "persist"]
+def test_plan_dedupes_orders_by_phase_holds_back_persist_and_names_the_unfixable():
+    reg, persist = make.register("qemu-arm", LINE), make.persist("/etc/binfmt.d/qemu-arm.conf", LINE)
+    outs = [outcome(Status.FAIL, persist, reg, target="linux/arm/v7"),
+            outcome(Status.FAIL, reg, make.mount()),
+            outcome(Status.WARN, make.unregister("qemu-arm")),
+            outcome(Status.OK, make.enable()),                       # OK: nothing to do
+            outcome(Status.SKIP, name="skipped", fix=False),          # SKIP: not a problem
+            outcome(Status.FAIL, name="kernel-version", fix=False),
+            outcome(Status.ERROR, name="plugin", fix=False, target="linux/s390x"),
+            Outcome(Check("manual", "M", "host", run=None),
+                    Result.warn("x", remediation="r", fix=Fix("Do it by hand", commands=[["true"]]))),
+            outcome(Status.FAIL, Action("reboot", argv=("reboot",)), name="future")]  # a kind we do not know
+    plan = make_plan(outs, persist=False)
+    assert [a.kind for a in plan.actions] == ["mount", "unregister", "register"]
+    assert plan.held_back == (persist,) and plan.needs_root
+    assert plan.unfixable == ("kernel-version", "plugin [linux/s390x]", "manual", "future")
+    with_persist = make_plan(outs, persist=True)
+    assert [a.kind for a in with_persist.actions] == ["mount", "unregister", "register", "persist"]
+    assert with_persist.held_back == ()
+    assert make_plan([outcome(Status.OK, make.mount())], persist=False) == Plan((), (), ())
+
+
+def test_plan_keeps_the_order_of_actions_within_a_phase():
+    outs = [outcome(Status.FAIL, make.register("qemu-b", ":qemu-b:E::b::/b:")),
+            outcome(Status.FAIL, make.register("qemu-a", ":qemu-a:E::a::/a:"), make.json_set("/c.json", {"x": 1}))]
+    plan = make_plan(outs, persist=False)
+    assert [(a.kind, a.subject) for a in plan.actions] == [("register", "qemu-b"), ("register", "qemu-a"),
+                                                           ("json-set", "/c.json")]
+    assert not make_plan([outs[1]], persist=False).actions[-1].needs_root
 
 
 def test_deferred_register_is_dropped_when_a_concrete_one_exists():
-    outs = [outcome(Result.fail("x").status, Action("install", "qemu-user-static", argv=("apt-get", "install")),
-                    Action("register", "qemu-arm")),
-            outcome(Result.fail("x").status, Action("register", "qemu-arm", ":qemu-arm:M::x::/i:F"))]
-    assert [(a.kind, bool(a.line)) for a in plan(outs)] == [("install", False), ("register", True)]
+    outs = [outcome(Status.FAIL, make.install(("apt-get", "install", "-y", "qemu-user-static")),
+                    make.register("qemu-arm")),
+            outcome(Status.FAIL, make.register("qemu-arm", LINE))]
+    assert [(a.kind, bool(a.line)) for a in make_plan(outs, persist=False).actions] == [("install", False),
+                                                                                          ("register", True)]
 
 
-def test_register_command_is_copy_pasteable():
-    action = Action("register", "qemu-arm", ":qemu-arm:M::\\x7fELF::/usr/bin/qemu-arm-static:F")
-    assert action.command() == ("sh", "-c", 'printf "%s\\n" "$1" > /proc/sys/fs/binfmt_misc/register', "sh",
-                                ":qemu-arm:M::\\x7fELF::/usr/bin/qemu-arm-static:F")
+def test_fix_json_keeps_its_shape_and_plugins_can_still_give_commands_only():
+    fix = Fix.of("Mount it", make.mount())
+    assert fix.to_dict() == {"title": "Mount it", "commands": [list(make.mount().argv)], "needs_root": True,
+                             "actions": [{"kind": "mount", "subject": "", "line": "",
+                                          "argv": list(make.mount().argv)}]}
+    plugin = Fix("Do it", commands=[["echo", "hi"]], needs_root=False)
+    assert plugin.to_dict() == {"title": "Do it", "commands": [["echo", "hi"]], "needs_root": False, "actions": []}
+    assert Action("unregister", "qemu-arm") == Action("unregister", "qemu-arm", "", (), True)  # plain data
+
+
+def test_register_and_persist_commands_are_copy_pasteable(tmp_path):
+    action = make.register("qemu-arm", LINE)
+    assert action.argv == ("sh", "-c", 'printf "%s\\n" "$1" > /proc/sys/fs/binfmt_misc/register', "sh", LINE)
+    target = tmp_path / "qemu-arm.conf"
+    subprocess.run(make.persist(str(target), LINE).argv, check=True)
+    assert target.read_text() == LINE + "\n"  # the \\x7f escapes reach the file as typed
+
+
+def test_resolver_reads_the_definition_the_package_installed():
+    resolve = resolver(lambda: Context(root=str(HOSTS / "debian-12-amd64-qemu")))
+    conf = (HOSTS / "debian-12-amd64-qemu/usr/lib/binfmt.d/qemu-aarch64.conf").read_text().splitlines()[0]
+    assert resolve("qemu-aarch64") == conf
+    assert resolve("qemu-no-such-cpu") is None
 
 
 def test_journal_is_saved_before_each_step_and_found_by_undo(tmp_path, monkeypatch):
@@ -61,19 +110,12 @@ def test_lock_serialises(tmp_path, monkeypatch):
         pass
 
 
-def test_protected_entries_are_refused_by_the_engine(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
-    for name in ("jar", "python3.11", "llvm-14-runtime.binfmt", "WSLInterop"):
-        with pytest.raises(journal.FixError, match="protected"):
-            journal.apply([Action("unregister", name)], journal.Journal.begin(), lambda n: None, lambda m: None)
-
-
 def test_fix_without_root_is_one_line_and_exit_1(capsys, monkeypatch, tmp_path):
     from mab_doctor.fix import plan as fixes
 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(fixes, "plan", lambda outcomes, persist=False: [Action("mount")])
+    monkeypatch.setattr(fixes, "make_plan", lambda outcomes, persist=False: Plan((make.mount(),), (), ()))
     assert main(["--fix", "--yes", "binfmt-kernel"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "needs root" in err
@@ -96,38 +138,28 @@ def test_fix_usage_errors(capsys, argv, phrase):
     assert main(argv) == 2 and phrase in capsys.readouterr().err
 
 
-def test_json_set_keeps_every_key_backs_up_and_undoes(tmp_path, monkeypatch):
+def test_json_set_on_real_files_keeps_every_key_and_the_mode_and_undoes(tmp_path, monkeypatch):
     monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
     config = tmp_path / "config.json"
     original = '{"auths": {"r.example": {"auth": "x"}}, "credsStore": "pass"}'
     config.write_text(original)
     config.chmod(0o600)
-    j = journal.Journal.begin()
-    journal.apply([Action("json-set", str(config), '{"experimental": "enabled"}')], j, lambda n: None, lambda m: None)
+    apply([make.json_set(str(config), {"experimental": "enabled"})], journal.Journal.begin(), lambda n: None,
+          lambda m: None)
     assert json.loads(config.read_text()) == {"auths": {"r.example": {"auth": "x"}}, "credsStore": "pass",
                                               "experimental": "enabled"}
-    assert (tmp_path / "config.json.mab-doctor.bak").read_text() == original
-    assert config.stat().st_mode & 0o777 == 0o600  # permissions kept (it may hold credentials)
-    journal.undo(journal.Journal.latest(), lambda m: None)
-    assert config.read_text() == original and not (tmp_path / "config.json.mab-doctor.bak").exists()
-
-
-def test_json_set_refuses_a_corrupt_file_and_leaves_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
-    config = tmp_path / "config.json"
-    config.write_text('{"auths": {}\n  "x": 1}')
-    with pytest.raises(journal.FixError, match="line 2, column 3"):
-        journal.apply([Action("json-set", str(config), '{"experimental": "enabled"}')], journal.Journal.begin(),
-                      lambda n: None, lambda m: None)
-    assert config.read_text() == '{"auths": {}\n  "x": 1}'
+    backup = tmp_path / "config.json.mab-doctor.bak"
+    assert backup.read_text() == original and backup.stat().st_mode & 0o777 == 0o600  # it may hold credentials
+    assert config.stat().st_mode & 0o777 == 0o600
+    undo(journal.Journal.latest(), lambda m: None)
+    assert config.read_text() == original and not backup.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "state"]
 
 
 def test_json_set_command_is_runnable_and_needs_no_root(tmp_path):
-    import subprocess
-
     config = tmp_path / "config.json"
     config.write_text('{"a": 1}')
-    action = Action("json-set", str(config), '{"experimental": "enabled"}')
+    action = make.json_set(str(config), {"experimental": "enabled"})
     assert not action.needs_root and not Fix.of("t", action).needs_root
-    subprocess.run(action.command(), check=True)
+    subprocess.run(action.argv, check=True)
     assert json.loads(config.read_text()) == {"a": 1, "experimental": "enabled"}

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from helpers import PROJECT, TESTS
+from mab_doctor.checks import BUILTIN
 from mab_doctor.core.registry import GROUP, discover
 from mab_doctor.core.runner import run_checks
 
@@ -14,14 +15,14 @@ TEST_GROUP = "mab_doctor.checks.test"
 
 
 def test_builtins_only_without_plugins():
-    reg = discover(plugins=False)
+    reg = discover(BUILTIN, plugins=False)
     assert reg.names[0] == "host-platform" and not reg.problems
     assert all(c.source == "builtin" for c in reg.checks)
 
 
 def test_fake_plugin_distribution(monkeypatch):
     monkeypatch.syspath_prepend(str(FAKE))
-    reg = discover(group=TEST_GROUP)
+    reg = discover(BUILTIN, group=TEST_GROUP)
     assert {"fake-good", "fake-raises", "fake-pair-a", "fake-pair-b"} <= set(reg.names)
     good = reg.get("fake-good")
     assert good.source == "fake-mab-plugin 1.0"
@@ -38,7 +39,7 @@ def test_plugin_checks_run_isolated(monkeypatch, tmp_path):
     from helpers import make_context
 
     monkeypatch.syspath_prepend(str(FAKE))
-    reg = discover(group=TEST_GROUP)
+    reg = discover(BUILTIN, group=TEST_GROUP)
     chosen = [reg.get(n) for n in ("fake-good", "fake-raises", "fake-pair-a", "fake-pair-b")]
     outcomes = list(run_checks(chosen, make_context(tmp_path), problems=reg.problems))
     by = {o.check.name: o.result for o in outcomes}
@@ -98,3 +99,13 @@ def test_entry_point_scanner_agrees_with_importlib_metadata(monkeypatch):
         assert ours == theirs and ours
     good = next(e for e in entrypoints.find(TEST_GROUP) if e.name == "fake-good")
     assert good.source == "fake-mab-plugin 1.0" and good.load().name == "fake-good"
+
+
+def test_a_check_named_like_a_command_is_refused():
+    from mab_doctor.commands import NAMES
+    from mab_doctor.core.check import Check
+
+    impostor = Check("inspect", "Impostor", "host", run=lambda ctx: None)
+    reg = discover((*BUILTIN, impostor), plugins=False, reserved=NAMES)
+    assert "inspect" not in reg.names
+    assert [p.message for p in reg.problems] == ["check name 'inspect' is a mab-doctor command"]

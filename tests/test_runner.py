@@ -92,3 +92,71 @@ def test_per_target_checks_yield_one_outcome_per_result(tmp_path):
         return [Result.ok(f"ok {t}", target=str(t)) for t in ctx.targets]
     out = list(run_checks([mk("per", per)], make_context(tmp_path)))
     assert [o.result.target for o in out] == ["linux/amd64", "linux/arm64", "linux/arm/v7"]
+
+
+def run_one(fn, tmp_path, jobs):
+    """The single result of a check running ``fn`` under run_checks."""
+    from helpers import make_context
+
+    (out,) = run_checks([mk("mapper", fn)], make_context(tmp_path), jobs=jobs)
+    return out.result
+
+
+def test_map_keeps_input_order_and_uses_the_runs_workers(tmp_path):
+    workers = set()
+
+    def slow_square(n):
+        workers.add(threading.current_thread().name)
+        time.sleep(0.3 if n % 2 else 0.05)
+        return n * n
+
+    def check(ctx):
+        return Result.ok("squares", data={"squares": ctx.map(slow_square, range(6))})
+    t0 = time.monotonic()
+    res = run_one(check, tmp_path, jobs=4)
+    assert res.data["squares"] == (0, 1, 4, 9, 16, 25)
+    assert time.monotonic() - t0 < 0.8  # three 0.3 s waits overlapped
+    assert len(workers) > 1 and all(w.startswith("check") for w in workers)
+
+
+def test_nested_map_with_one_worker_does_not_deadlock(tmp_path):
+    def check(ctx):
+        table = ctx.map(lambda row: ctx.map(lambda col: row * 10 + col, range(3)), range(3))
+        return Result.ok("table", data={"table": table})
+    done = []
+    runner = threading.Thread(target=lambda: done.append(run_one(check, tmp_path, jobs=1)), daemon=True)
+    runner.start()
+    runner.join(5)
+    assert done, "a nested ctx.map with one worker deadlocked"
+    assert [list(row) for row in done[0].data["table"]] == [[0, 1, 2], [10, 11, 12], [20, 21, 22]]
+
+
+def test_a_failing_task_fails_its_check_after_the_others_finished(tmp_path):
+    finished = []
+
+    def task(n):
+        if n == 1:
+            raise ValueError(f"task {n} broke")
+        time.sleep(0.1)
+        finished.append(n)
+        return n
+    res = run_one(lambda ctx: Result.ok(str(ctx.map(task, range(4)))), tmp_path, jobs=2)
+    assert res.status is Status.ERROR and "task 1 broke" in res.summary
+    assert sorted(finished) == [0, 2, 3]
+
+
+def test_a_slow_daemon_does_not_hold_up_checks_that_only_read_files(docker_host):
+    from mab_doctor.checks.docker_cli import docker_cli
+    from mab_doctor.checks.host_platform import host_platform
+    from mab_doctor.checks.kernel_version import kernel_version
+
+    ctx = docker_host.up()
+    answer = ctx.runner
+
+    def slow(argv, **kw):
+        time.sleep(1.5)  # `docker version` against a daemon that takes its time
+        return answer(argv, **kw)
+    ctx.runner = slow
+    took = {o.check.name: o.duration_s for o in run_checks([docker_cli, host_platform, kernel_version], ctx, jobs=3)}
+    assert took["docker-cli"] >= 1.5
+    assert took["host-platform"] < 0.5 and took["kernel-version"] < 0.5, took

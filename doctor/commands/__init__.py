@@ -1,1 +1,64 @@
-"""Commands room: one module per `mab-doctor` command; each takes frozen Options and returns an exit code."""
+"""Commands room: one module per `mab-doctor` command; each takes frozen Options and returns an exit code.
+
+This table is the one home of the command names: the parser, `help`, and the words no check may be
+named after all come from it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: its word, what it does, its operands and the option groups it accepts."""
+
+    name: str
+    module: str                      # mab_doctor.commands.<module>, with main(options) -> int
+    summary: str
+    operands: str = ""               # usage text for the operands, "" for none
+    groups: tuple[str, ...] = ()     # option groups (see mab_doctor.cli.GROUPS)
+    details: str = ""                # a paragraph for `help COMMAND`
+
+
+# The default command has no word: `mab-doctor [NAME ...]` runs checks.
+RUN = Command("run", "run", "run checks (all when no NAME is given; a NAME also runs what it requires)",
+              "[NAME ...]", ("targets", "report", "checks", "host", "fixing", "output"),
+              "Exit 0 when nothing failed (WARN and SKIP allowed unless --strict), 1 when a check "
+              "failed or broke, 2 on a usage error.")
+
+COMMANDS = (
+    Command("fix", "fix", "apply the fixes the checks found (root), then check again", "[NAME ...]",
+            ("targets", "checks", "host", "fix", "output"),
+            "Plans the fixes from a fresh run, shows the plan, asks (on a terminal) or needs --yes, applies "
+            "each step through a journal, runs the checks again and shows what changed. Same as "
+            "`mab-doctor --fix`. Exit 0 only when every selected check passes afterwards."),
+    Command("undo", "undo", "revert the last --fix exactly, from its journal", "", ("undo", "output"),
+            "Restores every binfmt_misc entry and file the last --fix changed, newest step first; also "
+            "completes a --fix that was interrupted half-way. Packages it installed stay installed."),
+    Command("list", "listing", "checks: name, category, title, fixable, source", "", ("view", "plugins", "output")),
+    Command("explain", "explain", "what a check verifies, why it matters, how to fix it", "NAME",
+            ("view", "plugins", "output")),
+    Command("platform", "platform", "this host in every platform vocabulary", "", ("view", "host", "output")),
+    Command("inspect", "inspect", "what ELF files, trees and local images really are, and if they run here",
+            "PATH|IMAGE ...", ("view", "inspect", "host", "output"),
+            "Exit 1 when no input could be read, or when --platform is given and an input (or any file "
+            "of a tree or image) is for another platform."),
+    Command("matrix", "matrix", "the compatibility matrix and known environments, with sources", "",
+            ("view", "output")),
+    Command("report", "report_file", "re-render a saved JSON report in any format", "FILE",
+            ("report", "output"),
+            "Reads a report written by `mab-doctor --format json` and renders it again; exits with the "
+            "exit code the report recorded."),
+    Command("help", "help", "help for one command", "[COMMAND]", ()),
+)
+
+BY_NAME = {c.name: c for c in COMMANDS}
+NAMES = frozenset(BY_NAME)
+
+
+def entry(command: Command) -> Callable:
+    """The command's `main(options) -> int`, imported only when that command runs."""
+    return importlib.import_module(f"mab_doctor.commands.{command.module}").main

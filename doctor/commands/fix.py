@@ -1,48 +1,109 @@
-"""`--fix` and `undo`: plan from the results, confirm, apply with a journal, re-check, show before/after."""
+"""`mab-doctor --fix` (or `fix`): plan from a fresh run, confirm, apply through a journal, check again."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import sys
-from argparse import Namespace
 from contextlib import nullcontext
 
-from mab_doctor.cli import UsageError, make_console
-from mab_doctor.core.model import Outcome, exit_code
+from mab_doctor.commands.checking import run_once
+from mab_doctor.commands.output import console as make_console
+from mab_doctor.commands.options import Options, Sink, UsageError
+from mab_doctor.commands.reporting import build_report, finish, render
 
 NEEDS_ROOT = ("mab-doctor: --fix changes the kernel's binfmt_misc and needs root: run it with sudo "
               "(or add --dry-run to only see the plan)")
 
 
-def _context(args: Namespace):
-    from mab_doctor.core.context import Context
+def main(opts: Options) -> int:
+    """Plan, confirm, apply and verify; exit 0 only if every selected check passes afterwards."""
+    from mab_doctor.fix.journal import FixError, Journal, apply, fix_lock
+    from mab_doctor.fix.plan import make_plan, resolver
 
-    return Context(root=args.root, targets=args.targets, timeout=args.timeout)
+    if not os.path.samefile(opts.root, "/"):
+        raise UsageError("--fix works on the live host only, not with --root")
+    console = make_console(opts)
+    with nullcontext() if opts.dry_run else fix_lock():
+        before = _checked(opts)
+        plan = make_plan(before.outcomes, persist=opts.persist)
+        if not opts.dry_run and os.geteuid() != 0 and plan.needs_root:
+            print(NEEDS_ROOT, file=sys.stderr)  # one line, nothing changed
+            return 1
+        _show(console, opts, before, "before --fix")
+        _show_plan(console, plan, before.report, opts)
+        if not plan.actions or opts.dry_run:
+            return finish(opts, before.report)
+        if not _confirm(opts, console):
+            return finish(opts, before.report, 1)
+        journal = Journal.begin()
+        try:
+            apply(list(plan.actions), journal, resolver(lambda: _context(opts)),
+                  lambda msg: console.print(f"  applying: {msg}", markup=False))
+        except (FixError, OSError) as exc:
+            console.print(f"mab-doctor: fix failed: {exc}. `sudo mab-doctor undo` reverts what was applied "
+                          f"(journal {journal.path}).", markup=False)
+        console.print(f"Journal: {journal.path} (`sudo mab-doctor undo` reverts it)", markup=False)
+        after = _checked(opts)
+        _show(console, opts, after, "after --fix")
+    _before_after(console, before.outcomes, after.outcomes)
+    return finish(opts, after.report)
 
 
-def _check(args: Namespace) -> tuple[list[Outcome], object]:
-    from mab_doctor.commands.run import collect, selected_checks
+class _Run:
+    """One run's outcomes and its Report."""
 
-    checks, problems = selected_checks(args)
-    ctx = _context(args)
-    return collect(checks, ctx, problems, spinner=False, jobs=args.jobs), ctx
+    def __init__(self, outcomes, report):
+        self.outcomes, self.report = outcomes, report
 
 
-def _report(args: Namespace, console, title: str, outcomes: list[Outcome], ctx) -> None:
-    from mab_doctor.host.hostinfo import host_summary
-    from mab_doctor.report.text import render_text
-    from mab_doctor.commands.run import native_map
+def _context(opts: Options):
+    from mab_doctor.commands.checking import make_context
 
+    return make_context(opts)
+
+
+def _checked(opts: Options) -> _Run:
+    outcomes, ctx, wall = run_once(opts)
+    return _Run(outcomes, build_report(opts, outcomes, ctx, wall))
+
+
+def _show(console, opts: Options, run: _Run, title: str) -> None:
     console.rule(title)
-    render_text(console, outcomes, host=host_summary(ctx), targets=list(ctx.targets), native=native_map(ctx),
-                exit_code=exit_code(outcomes, strict=args.strict), verbose=args.verbose, quiet=args.quiet)
+    sys.stdout.write(render(run.report, Sink("text"), opts))
+    sys.stdout.flush()
 
 
-def _confirm(args: Namespace, console) -> bool:
-    if args.yes:
+def _show_plan(console, plan, report, opts: Options) -> None:
+    """The plan as commands (never wrapped: each must paste whole), or why there is nothing to do."""
+    held = len(plan.held_back)
+    persist_hint = (f"{held} step{'s' if held != 1 else ''} would also make the handlers survive a reboot: "
+                    f"add --persist to include {'them' if held != 1 else 'it'}.") if held else ""
+    if plan.actions:
+        steps = len(plan.actions)
+        console.print(f"\nPlan ({steps} step{'s' if steps > 1 else ''}):")
+        for i, action in enumerate(plan.actions, 1):
+            root = "sudo " if action.needs_root else ""
+            console.print(f"  {i}. {root}{shlex.join(action.argv)}", markup=False, highlight=False,
+                          soft_wrap=True)
+        if persist_hint:
+            console.print(f"Not in this plan: {persist_hint}", markup=False)
+        if opts.dry_run:
+            console.print("Dry run: nothing was changed.")
+        return
+    # Every empty plan starts with the same words; what follows says why.
+    reasons = [persist_hint] if persist_hint else []
+    if plan.unfixable:
+        reasons.append("no automatic fix for " + ", ".join(plan.unfixable)
+                       + ": follow the remediation under each row above.")
+    console.print("\nNothing to change: " + (" ".join(reasons) if reasons
+                                              else "no selected check reported a problem."), markup=False)
+
+
+def _confirm(opts: Options, console) -> bool:
+    if opts.yes:
         return True
-    if args.ci:
+    if opts.ci:
         console.print("Not applied: in CI mode --fix needs --yes.")
         return False
     if not sys.stdin.isatty():
@@ -51,70 +112,9 @@ def _confirm(args: Namespace, console) -> bool:
     return console.input("Apply these changes? [y/N] ", markup=False).strip().lower() in ("y", "yes")
 
 
-def _resolver(args: Namespace):
-    # A register step deferred until its package is installed: resolve the definition then.
-    from mab_doctor.host import platforms
-    from mab_doctor.emulation.qemu import best_definition
-
-    def resolve(name: str) -> str | None:
-        platform = next((p for p in platforms.PLATFORMS if f"qemu-{p.qemu}" == name), None)
-        found = best_definition(_context(args), platform) if platform else None
-        return found[0] if found else None
-    return resolve
-
-
-def run_fix(args: Namespace) -> int:
-    """Plan, confirm, apply and verify; exit 0 only if every selected check passes afterwards."""
-    from mab_doctor.fix.plan import plan
-    from mab_doctor.fix.journal import FixError, Journal, apply, fix_lock
-
-    if not os.path.samefile(args.root, "/"):
-        raise UsageError("--fix works on the live host only, not with --root")
-    console = make_console(args)
-    with nullcontext() if args.dry_run else fix_lock():
-        before, ctx = _check(args)
-        actions = plan(before, persist=args.persist)
-        if not args.dry_run and os.geteuid() != 0 and any(a.needs_root for a in actions):
-            print(NEEDS_ROOT, file=sys.stderr)  # one line, nothing changed
-            return 1
-        _report(args, console, "before --fix", before, ctx)
-        if not actions:
-            console.print("\nNothing --fix can do here" + ("" if args.persist else " (add --persist to also "
-                          "persist handlers)") + ".")
-            return _verdict(args, before)
-        console.print(f"\nPlan ({len(actions)} step{'s' if len(actions) > 1 else ''}, as root):")
-        for i, action in enumerate(actions, 1):
-            console.print(f"  {i}. {shlex.join(action.command())}", markup=False, highlight=False)
-        if args.dry_run:
-            console.print("Dry run: nothing was changed.")
-            return _verdict(args, before)
-        if not _confirm(args, console):
-            return _verdict(args, before, 1)
-        journal = Journal.begin()
-        try:
-            apply(actions, journal, _resolver(args), lambda msg: console.print(f"  applying: {msg}"))
-        except (FixError, OSError) as exc:
-            console.print(f"mab-doctor: fix failed: {exc}. `sudo mab-doctor undo` reverts what was applied "
-                          f"(journal {journal.path}).", markup=False)
-        console.print(f"Journal: {journal.path} (`sudo mab-doctor undo` reverts it)", markup=False)
-        after, ctx = _check(args)
-        _report(args, console, "after --fix", after, ctx)
-    _before_after(console, before, after)
-    return _verdict(args, after)
-
-
-def _verdict(args: Namespace, outcomes: list[Outcome], code: int | None = None) -> int:
-    # CI mode ends every run with the same one-line verdict as a plain run.
-    from mab_doctor.commands.run import verdict
-
-    code = exit_code(outcomes, strict=args.strict) if code is None else code
-    if args.ci:
-        print(verdict(outcomes, code), file=sys.stderr)
-    return code
-
-
-def _before_after(console, before: list[Outcome], after: list[Outcome]) -> None:
+def _before_after(console, before: list, after: list) -> None:
     was = {(o.check.name, o.result.target): o.status for o in before}
+
     def before_status(key):  # a blocked per-target check had one untargeted SKIP row before
         return was.get(key, was.get((key[0], None)))
     changed = [(k, before_status(k), o.status) for o in after
@@ -124,25 +124,3 @@ def _before_after(console, before: list[Outcome], after: list[Outcome]) -> None:
     for (name, target), old, new in changed:
         label = name + (f" [{target}]" if target else "")
         console.print(f"  {label}: {old.name if old else 'new'} -> {new.name}", markup=False)
-
-
-def run_undo(args: Namespace) -> int:
-    """Revert the newest --fix from its journal, exactly; completes a half-applied one too."""
-    from mab_doctor.fix.journal import FixError, Journal, fix_lock, undo
-
-    console = make_console(args)
-    with fix_lock():
-        journal = Journal.latest()
-        if journal is None:
-            console.print("Nothing to undo: no --fix journal is pending.")
-            return 0
-        try:
-            notes = undo(journal, lambda msg: console.print(f"  {msg}", markup=False))
-        except (FixError, OSError) as exc:
-            console.print(f"mab-doctor: undo failed: {exc}; run `sudo mab-doctor undo` again after fixing "
-                          f"the cause (journal {journal.path})", markup=False)
-            return 1
-    for note in notes:
-        console.print(note, markup=False)
-    console.print(f"Undone: {journal.path}", markup=False)
-    return 0

@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 CATEGORIES = ("host", "kernel", "emulation", "docker", "podman")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix")
-# Words the CLI uses as subcommands can never be check names.
-RESERVED_NAMES = frozenset({"list", "explain", "matrix", "platform", "inspect", "undo", "fix"})
 
 RunResult = Union["Result", Iterable["Result"]]
 
@@ -48,8 +46,6 @@ class Check:
         found = []
         if not NAME_RE.match(self.name):
             found.append(f"check name {self.name!r} is not kebab-case")
-        if self.name in RESERVED_NAMES:
-            found.append(f"check name {self.name!r} is reserved for a subcommand")
         if not callable(self.run):
             found.append(f"check {self.name!r} has no callable run()")
         return found

@@ -3,100 +3,24 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
+
+# Re-exported: the command value types were born here and plugins import them from here.
+from mab_doctor.core.commands import (CommandResult, CommandRunner, RefusingRunner,  # noqa: F401
+                                      SubprocessRunner)
+from mab_doctor.core.facts import Fact, FactStore
+from mab_doctor.core.tasks import TaskPool
 
 DEFAULT_TIMEOUT = 10.0
 _MAX_SYMLINKS = 40  # the kernel's own limit for one path walk (MAXSYMLINKS)
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What running a command produced; failures are values, never exceptions."""
-
-    argv: tuple[str, ...]
-    returncode: int | None = None
-    stdout: str = ""
-    stderr: str = ""
-    missing: bool = False      # executable not found
-    timed_out: bool = False    # killed after the timeout
-    refused: bool = False      # not run: --root points at a foreign tree
-    error: str | None = None   # could not start for another reason (EACCES, ENOEXEC, ...)
-    timeout: float | None = None
-    errno: int | None = None   # the exec failure's errno (ENOENT, ENOEXEC, EACCES, ...)
-
-    @property
-    def ok(self) -> bool:
-        """True when the command ran and exited 0."""
-        return self.returncode == 0
-
-    def describe(self) -> str:
-        """One line for report details: what happened to this command."""
-        cmd = " ".join(self.argv)
-        if self.missing:
-            return f"`{cmd}`: not installed"
-        if self.timed_out:
-            return f"`{cmd}`: timed out after {self.timeout:g}s"
-        if self.refused:
-            return f"`{cmd}`: not run (foreign --root)"
-        if self.error:
-            return f"`{cmd}`: could not start: {self.error}"
-        return f"`{cmd}`: exit code {self.returncode}"
-
-
-class CommandRunner(Protocol):
-    """Runs argv with a mandatory timeout."""
-
-    def __call__(self, argv: Sequence[str], *, timeout: float,
-                 env: Mapping[str, str] | None = None) -> CommandResult: ...
-
-
-class SubprocessRunner:
-    """Runs real commands on this host, each in its own process group so a timeout kills it all."""
-
-    def __call__(self, argv: Sequence[str], *, timeout: float,
-                 env: Mapping[str, str] | None = None) -> CommandResult:
-        argv = tuple(argv)
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=dict(env) if env is not None else None,
-                                    start_new_session=True)
-        except FileNotFoundError as exc:
-            return CommandResult(argv, missing=True, timeout=timeout, errno=exc.errno)
-        except OSError as exc:
-            return CommandResult(argv, error=exc.strerror or str(exc), timeout=timeout, errno=exc.errno)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            out, err = _kill_group(proc)  # keep what it printed before hanging (e.g. the client half)
-            return CommandResult(argv, None, _text(out), _text(err), timed_out=True, timeout=timeout)
-        return CommandResult(argv, proc.returncode, _text(out), _text(err), timeout=timeout)
-
-
-def _kill_group(proc: subprocess.Popen) -> tuple[bytes, bytes]:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        proc.kill()
-    out, err = proc.communicate()
-    return out or b"", err or b""
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
-
-
-class RefusingRunner:
-    """Stands in for the real runner when --root is a foreign tree (distro's 'no false information')."""
-
-    def __call__(self, argv: Sequence[str], *, timeout: float,
-                 env: Mapping[str, str] | None = None) -> CommandResult:
-        return CommandResult(tuple(argv), refused=True, timeout=timeout)
+# psutil.PROCFS_PATH is one global of the process: every Context borrows it under this lock.
+_PROCFS_LOCK = threading.RLock()
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -119,18 +43,22 @@ class Context:
     targets: tuple[Any, ...] = ()  # mab_doctor.host.platforms.Target, normalised by the CLI
     timeout: float = DEFAULT_TIMEOUT
     uname_override: Uname | None = None
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    live: bool | None = None  # None: decided from the root; tests force True to "run" fake commands
+    _facts: FactStore = field(default_factory=FactStore, init=False, repr=False, compare=False)
+    _pool: TaskPool | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        if self.live is None:
+            self.live = self.root.resolve() == Path("/")
         if self.runner is None:
             self.runner = SubprocessRunner() if self.is_live else RefusingRunner()
 
     @property
     def is_live(self) -> bool:
-        """True when the root is this machine's own '/' (commands allowed)."""
-        return self.memo("is_live", lambda: self.root.resolve() == Path("/"))
+        """True when the root is this machine's own '/' (commands allowed); decided once, at
+        construction, so asking never waits on anything."""
+        return bool(self.live)
 
     # ----- files -----------------------------------------------------------------
     def path(self, absolute: str) -> Path:
@@ -228,13 +156,26 @@ class Context:
         return self.runner(argv, timeout=self.timeout if timeout is None else timeout,
                            env=self.env if env is None else env)
 
-    # ----- shared facts ------------------------------------------------------------
-    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """Compute a shared fact once per run (e.g. `docker info`), even across threads."""
-        with self._lock:
-            if key not in self._memo:
-                self._memo[key] = compute()
-            return self._memo[key]
+    # ----- shared facts and workers ------------------------------------------------
+    def fact(self, fact: Fact[T], *key: Hashable) -> T:
+        """The value of a declared fact (for ``key``), computed once per run: concurrent askers
+        wait for the one computation; a failure is raised to every asker."""
+        return self._facts.get(fact, self, key)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[fn(item) for item in items]``, on the run's workers when a runner lends them
+        (results in input order), else one after the other."""
+        pool = self._pool
+        return [fn(item) for item in items] if pool is None else pool.map(fn, items)
+
+    @contextmanager
+    def sharing(self, pool: TaskPool) -> Iterator[None]:
+        """Let ``map`` use the runner's workers for the duration (the runner calls this)."""
+        saved, self._pool = self._pool, pool
+        try:
+            yield
+        finally:
+            self._pool = saved
 
     @property
     def is_root(self) -> bool:
@@ -265,7 +206,7 @@ class Context:
         """Kernel release and machine of the inspected host."""
         if self.uname_override is not None:
             return self.uname_override
-        return self.memo("uname", self._read_uname)
+        return self.fact(UNAME)
 
     def _read_uname(self) -> Uname:
         if self.is_live:
@@ -280,22 +221,28 @@ class Context:
 
     def distro(self) -> Any:
         """A ``distro.LinuxDistribution`` reading os-release under the root only."""
-        def make() -> Any:
-            import distro  # imported lazily: `mab-doctor list` must stay fast
-
-            return distro.LinuxDistribution(root_dir=str(self.root), include_lsb=False,
-                                            include_uname=False, include_oslevel=False)
-        return self.memo("distro", make)
+        return self.fact(DISTRO)
 
     @contextmanager
     def psutil_procfs(self) -> Iterator[Any]:
         """psutil with PROCFS_PATH pointed at the root's /proc for the duration."""
         import psutil
 
-        with self._lock:
+        with _PROCFS_LOCK:
             saved = psutil.PROCFS_PATH
             psutil.PROCFS_PATH = str(self.path("/proc"))
             try:
                 yield psutil
             finally:
                 psutil.PROCFS_PATH = saved
+
+
+def _distro(ctx: Context) -> Any:
+    import distro  # imported lazily: `mab-doctor list` must stay fast
+
+    return distro.LinuxDistribution(root_dir=str(ctx.root), include_lsb=False, include_uname=False,
+                                    include_oslevel=False)
+
+
+UNAME: Fact[Uname] = Fact("uname", lambda ctx: ctx._read_uname())
+DISTRO: Fact[Any] = Fact("distro", _distro)

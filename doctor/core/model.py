@@ -23,50 +23,23 @@ class Status(enum.Enum):
         return list(Status).index(self)
 
 
-BINFMT = "/proc/sys/fs/binfmt_misc"
-# Order in which a plan applies actions: the mount before registrations, packages before handlers.
-ACTION_PHASES = ("run", "mount", "enable", "install", "enable-entry", "unregister", "register", "persist",
-                 "json-set")
-# Merges a JSON object into a JSON file (what a json-set action does, as a command a person can run).
-JSON_MERGE = ("import json, sys; p = sys.argv[1]; d = json.load(open(p)); d.update(json.loads(sys.argv[2])); "
-              "json.dump(d, open(p, 'w'), indent=1)")
-
-
 @dataclass(frozen=True)
 class Action:
-    """One step `--fix` knows how to apply, journal and undo (kinds: ACTION_PHASES)."""
+    """One step `--fix` can apply, journal and undo; plain data made by mab_doctor.fix.actions,
+    which also knows what each kind does (argv is the equivalent command a person could type)."""
 
     kind: str
-    subject: str = ""               # entry name, file path, or a label
-    line: str = ""                  # register line / file content ("" = resolve after install)
-    argv: tuple[str, ...] = ()      # for "run" and "install": the command itself
+    subject: str = ""               # entry name, file path, package or program
+    line: str = ""                  # register line / file content / JSON to merge ("" = resolve after install)
+    argv: tuple[str, ...] = ()      # the equivalent shell command (what --dry-run shows)
+    needs_root: bool = True
 
-    def command(self) -> tuple[str, ...]:
-        """The equivalent shell command a person could type (shown by --dry-run)."""
-        import shlex
-
-        def sh(text: str, path: str) -> tuple[str, ...]:
-            # printf %s keeps the \xNN escapes literal: the kernel decodes them itself.
-            return ("sh", "-c", f'printf "%s\\n" "$1" > {shlex.quote(path)}', "sh", text)
-        return {
-            "mount": ("mount", "-t", "binfmt_misc", "binfmt_misc", BINFMT),
-            "enable": ("sh", "-c", f"echo 1 > {BINFMT}/status"),
-            "enable-entry": ("sh", "-c", f"echo 1 > {BINFMT}/{self.subject}"),
-            "unregister": ("sh", "-c", f"echo -1 > {BINFMT}/{self.subject}"),
-            "register": sh(self.line or f"<{self.subject} definition from the package just installed>",
-                           f"{BINFMT}/register"),
-            "persist": sh(self.line, self.subject),
-            "json-set": ("python3", "-c", JSON_MERGE, self.subject, self.line),
-        }.get(self.kind, self.argv)
-
-    @property
-    def needs_root(self) -> bool:
-        """Whether applying it needs root (everything but editing the user's own config files)."""
-        return self.kind != "json-set"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "argv", tuple(self.argv))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"kind": self.kind, "subject": self.subject, "line": self.line, "argv": list(self.command())}
+        return {"kind": self.kind, "subject": self.subject, "line": self.line, "argv": list(self.argv)}
 
 
 @dataclass(frozen=True)
@@ -79,13 +52,13 @@ class Fix:
     actions: tuple[Action, ...] = ()
 
     def __post_init__(self) -> None:
-        commands = self.commands or tuple(a.command() for a in self.actions)
+        commands = self.commands or tuple(a.argv for a in self.actions if a.argv)
         object.__setattr__(self, "commands", tuple(tuple(c) for c in commands))
         object.__setattr__(self, "actions", tuple(self.actions))
 
     @classmethod
     def of(cls, title: str, *actions: Action) -> Fix:
-        """A fix made of actions; its commands and need for root are derived from them."""
+        """A fix made of actions; its commands and need for root are read from them."""
         return cls(title, needs_root=any(a.needs_root for a in actions), actions=actions)
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,6 +153,6 @@ def count_statuses(outcomes: "list[Outcome]") -> dict[str, int]:
 
 
 def exit_code(outcomes: "list[Outcome]", *, strict: bool = False) -> int:
-    """0 without FAIL/ERROR (and without WARN under --strict), else 1 (SPEC section 2)."""
+    """0 without FAIL/ERROR (and without WARN under --strict), else 1."""
     failing = {Status.FAIL, Status.ERROR} | ({Status.WARN} if strict else set())
     return 1 if any(o.status in failing for o in outcomes) else 0

@@ -44,17 +44,13 @@ def _as_checks(obj: Any) -> list[Any]:
     return [obj]
 
 
-def builtin_checks() -> tuple[Check, ...]:
-    """Our own checks, from the explicit tuple in checks/__init__.py."""
-    from mab_doctor.checks import BUILTIN  # the only place that imports the generic 'checks' package
-
-    return tuple(BUILTIN)
-
-
-def discover(*, plugins: bool = True, group: str = GROUP,
-             builtins: Iterable[Check] | None = None) -> Registry:
-    """Built-ins plus (unless ``plugins`` is False) checks from the entry-point group."""
-    found = list(builtin_checks() if builtins is None else builtins)
+def discover(builtins: Iterable[Check], *, plugins: bool = True, group: str = GROUP,
+             reserved: Iterable[str] = ()) -> Registry:
+    """``builtins`` (in report order) plus, unless ``plugins`` is False, checks from the entry-point
+    group; a check named like one of the ``reserved`` command words is refused (the command wins)."""
+    builtins = tuple(builtins)
+    reserved = frozenset(reserved)
+    found = list(builtins)
     problems: list[LoadProblem] = []
     if plugins:
         from mab_doctor.core import entrypoints
@@ -74,7 +70,8 @@ def discover(*, plugins: bool = True, group: str = GROUP,
                 found.append(replace(item, source=source))
     checks: dict[str, Check] = {}
     for chk in found:
-        issues = chk.problems()
+        issues = chk.problems() + ([f"check name {chk.name!r} is a mab-doctor command"]
+                                   if chk.name in reserved else [])
         if issues:
             problems.append(LoadProblem(chk.name, chk.source, "; ".join(issues)))
         elif chk.name in checks:
@@ -83,11 +80,11 @@ def discover(*, plugins: bool = True, group: str = GROUP,
                                         f"duplicate check name (already provided by {first.source})"))
         else:
             checks[chk.name] = chk
-    ordered = sorted(checks.values(), key=lambda c: (c.category_rank, c.category, _builtin_rank(c)))
+    # Built-ins keep their given order within a category; plugins follow by name.
+    rank = {c.name: i for i, c in enumerate(builtins)}
+
+    def key(c: Check):
+        own = c.source == "builtin" and c.name in rank
+        return (c.category_rank, c.category, rank[c.name] if own else len(rank), "" if own else c.name)
+    ordered = sorted(checks.values(), key=key)
     return Registry(tuple(ordered), tuple(problems))
-
-
-def _builtin_rank(chk: Check) -> tuple[int, str]:
-    # Built-ins keep the order of the BUILTIN tuple within a category; plugins follow by name.
-    names = [c.name for c in builtin_checks()]
-    return (names.index(chk.name), "") if chk.source == "builtin" and chk.name in names else (len(names), chk.name)

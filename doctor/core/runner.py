@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from mab_doctor.core.check import Check
 from mab_doctor.core.model import Outcome, Result, SkipCheck, Status
+from mab_doctor.core.tasks import TaskPool
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -84,7 +85,7 @@ def call_isolated(chk: Check, ctx: "Context") -> tuple[list[Result], float]:
 
 
 def _with_remediation(chk: Check, res: Result) -> Result:
-    # Every non-OK row must say what to do (SPEC section 3); plugins may forget.
+    # Every non-OK row must say what to do; plugins may forget.
     if res.status in (Status.OK, Status.SKIP) or res.remediation:
         return res
     return dataclasses.replace(res, remediation=f"See `mab-doctor explain {chk.name}`.")
@@ -106,7 +107,9 @@ def _blocked(chk: Check, worst: dict[str, Result]) -> Result | None:
 
 def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["LoadProblem"] = (),
                jobs: int = 4) -> Iterator[Outcome]:
-    """Yield outcomes in stable order; independent checks may run concurrently (``jobs``)."""
+    """Yield outcomes in stable order; independent checks may run concurrently (``jobs``).
+
+    The run's pool is the only one: checks lend it to their own waiting through ``ctx.map``."""
     for problem in problems:
         ghost = Check(problem.name, f"plugin {problem.name}", "plugins", run=None,  # type: ignore[arg-type]
                       source=problem.source)
@@ -116,17 +119,23 @@ def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["L
     plan = order(checks)
     worst: dict[str, Result] = {}
     futures: dict[str, Future] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="check") as pool:
-        try:
-            for chk in plan:
-                _start_ready(plan, ctx, pool, futures, worst)
-                results, took = _finish(chk, ctx, pool, futures, worst)
-                worst[chk.name] = max(results, key=lambda r: r.status.severity)
-                for res in results:
-                    yield Outcome(chk, res, took / len(results))
-        finally:
-            for fut in futures.values():
-                fut.cancel()
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="check") as executor:
+        pool = TaskPool(executor)
+        with ctx.sharing(pool):
+            yield from _run_plan(plan, ctx, pool, futures, worst)
+
+
+def _run_plan(plan, ctx, pool, futures, worst) -> Iterator[Outcome]:
+    try:
+        for chk in plan:
+            _start_ready(plan, ctx, pool, futures, worst)
+            results, took = _finish(chk, ctx, pool, futures, worst)
+            worst[chk.name] = max(results, key=lambda r: r.status.severity)
+            for res in results:
+                yield Outcome(chk, res, took / len(results))
+    finally:
+        for fut in futures.values():
+            fut.cancel()
 
 
 def _start_ready(plan, ctx, pool, futures, worst) -> None:

@@ -1,6 +1,6 @@
 """binfmt_misc entries: parse the kernel's per-entry files, rebuild exact register strings.
 
-Format per kernel Documentation/admin-guide/binfmt-misc.rst and fs/binfmt_misc.c (matrix (b2)):
+Format per kernel Documentation/admin-guide/binfmt-misc.rst and fs/binfmt_misc.c:
 register string ":name:type:offset:magic:mask:interpreter:flags"; entry files print
 enabled/disabled, interpreter, "flags: " (in the fixed order P O C F), then offset/magic/mask
 (lowercase hex) or "extension .ext".
@@ -8,8 +8,12 @@ enabled/disabled, interpreter, "flags: " (in the fixed order P O C F), then offs
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from mab_doctor.core.facts import Fact
+from mab_doctor.host.elf import build_header
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -17,6 +21,7 @@ if TYPE_CHECKING:
 
 MOUNT_POINT = "/proc/sys/fs/binfmt_misc"
 SPECIAL_FILES = ("register", "status")
+BINPRM_BUF_SIZE = 256  # the kernel matches magic within the first 256 bytes it reads of a file
 
 
 class EntryError(ValueError):
@@ -64,26 +69,41 @@ def parse_entry(name: str, text: str) -> Entry:
                          extension=fields["extension"].lstrip("."))
         if "magic" not in fields:
             raise EntryError(f"{name}: neither magic nor extension")
-        return Entry(name, lines[0] == "enabled", fields["interpreter"], fields.get("flags", ""), "M",
-                     offset=int(fields.get("offset", "0")), magic=bytes.fromhex(fields["magic"]),
-                     mask=bytes.fromhex(fields["mask"]) if "mask" in fields else None)
+        return _checked(Entry(name, lines[0] == "enabled", fields["interpreter"], fields.get("flags", ""), "M",
+                              offset=_offset(name, fields.get("offset", "0")), magic=bytes.fromhex(fields["magic"]),
+                              mask=bytes.fromhex(fields["mask"]) if "mask" in fields else None))
     except ValueError as exc:
         if isinstance(exc, EntryError):
             raise
         raise EntryError(f"{name}: {exc}") from None
 
 
+def _offset(name: str, text: str) -> int:
+    """A magic offset as the kernel would take it; anything else is an EntryError in plain words."""
+    text = text.strip() or "0"
+    if not re.fullmatch(r"-?\d{1,6}", text):
+        shown = text if len(text) <= 12 else f"{text[:12]}... ({len(text)} characters)"
+        raise EntryError(f"{name}: offset {shown} is not a usable number: the kernel would not accept it")
+    return int(text)
+
+
+def _checked(entry: Entry) -> Entry:
+    """The entry, if the kernel would accept it (fs/binfmt_misc.c checks these when registering)."""
+    if entry.offset < 0:
+        raise EntryError(f"{entry.name}: negative offset {entry.offset}: the kernel would not accept it")
+    if entry.offset + len(entry.magic) > BINPRM_BUF_SIZE:
+        raise EntryError(f"{entry.name}: offset {entry.offset} plus {len(entry.magic)} magic bytes lies beyond the "
+                         f"first {BINPRM_BUF_SIZE} bytes the kernel reads: the kernel would not accept it")
+    if entry.mask is not None and len(entry.mask) != len(entry.magic):
+        raise EntryError(f"{entry.name}: mask of {len(entry.mask)} bytes for a magic of {len(entry.magic)}: "
+                         f"the kernel would not accept it")
+    return entry
+
+
 def canonical_headers(platform: "Platform") -> dict[str, bytes]:
     """The first 64 bytes of a typical static executable and PIE of ``platform`` (SYSV OS/ABI)."""
-    import struct
-
-    e = "<" if platform.endian == "little" else ">"
-    ident = b"\x7fELF" + bytes([1 if platform.elf_class == 32 else 2, 1 if platform.endian == "little" else 2,
-                                1, 0]) + bytes(8)
-    out = {}
-    for label, e_type in (("EXEC", 2), ("DYN", 3)):
-        out[label] = (ident + struct.pack(e + "HHI", e_type, platform.elf_machine, 1)).ljust(64, b"\0")
-    return out
+    return {label: build_header(platform.elf_class, platform.endian, platform.elf_machine, e_type=e_type)
+            .ljust(64, b"\0") for label, e_type in (("EXEC", 2), ("DYN", 3))}
 
 
 def entry_matches(entry: Entry, header: bytes) -> bool:
@@ -166,9 +186,11 @@ def parse_register_line(line: str) -> Entry:
     try:
         if kind == "E":
             return Entry(name, True, interpreter, _flag_order(flags), "E", extension=magic)
-        return Entry(name, True, interpreter, _flag_order(flags), "M", offset=int(offset or 0),
-                     magic=_unescape(magic), mask=_unescape(mask) if mask else None)
+        return _checked(Entry(name, True, interpreter, _flag_order(flags), "M", offset=_offset(name, offset),
+                              magic=_unescape(magic), mask=_unescape(mask) if mask else None))
     except ValueError as exc:
+        if isinstance(exc, EntryError):
+            raise
         raise EntryError(f"register line {line!r}: {exc}") from None
 
 
@@ -178,7 +200,7 @@ def _flag_order(flags: str) -> str:
     return "".join(f for f in "POCF" if f in letters)
 
 
-# Upstream QEMU scripts/qemu-binfmt-conf.sh magic and mask per qemu cpu (matrix.md (c)); used only
+# Upstream QEMU scripts/qemu-binfmt-conf.sh magic and mask per qemu cpu; used only
 # when neither the distro's binfmt.d file nor binfmt-support provides a definition.
 _ELF64LE = "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00"
 _ELF32LE = "\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00"
@@ -209,7 +231,7 @@ def upstream_line(qemu_cpu: str, interpreter: str, flags: str = "F") -> str:
     return f":qemu-{qemu_cpu}:M::{magic}:{mask}:{interpreter}:{flags}"
 
 
-# Handlers no --fix may ever modify, whatever they match (SPEC section 5; matrix pitfall 20).
+# Handlers no --fix may ever modify, whatever they match: they belong to other software.
 PROTECTED_PREFIXES = ("jar", "python", "llvm-", "WSLInterop", "CLR", "Mono", "wine")
 
 
@@ -246,6 +268,9 @@ def find_handling(listing: Listing, platform: "Platform") -> Handling:
     return Handling(winner, tuple(rest), tuple(disabled), tuple(partial))
 
 
+BINFMT_LISTING: Fact[Listing] = Fact("binfmt_misc listing", read_listing)
+
+
 def listing(ctx: "Context") -> Listing:
     """The binfmt_misc listing, read once per run (shared by the emulation checks)."""
-    return ctx.memo("binfmt-listing", lambda: read_listing(ctx))
+    return ctx.fact(BINFMT_LISTING)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 
+from mab_doctor.host.elf import build_header
 from mab_doctor.host.platforms import Platform
 
 EXIT_CODE = 61
@@ -49,19 +50,13 @@ def build_probe(platform: Platform) -> bytes:
     """A complete static ELF executable for ``platform`` that exits with EXIT_CODE."""
     code, flags = _CODE[platform.qemu]
     e = "<" if platform.endian == "little" else ">"
+    ehsize, phsize = (64, 56) if platform.elf_class == 64 else (52, 32)
+    entry = _BASE + ehsize + phsize  # the code follows the one program header
+    header = build_header(platform.elf_class, platform.endian, platform.elf_machine, e_type=2, entry=entry,
+                          flags=flags, phnum=1)
+    size = ehsize + phsize + len(code)
     if platform.elf_class == 64:
-        ehsize, phsize = 64, 56
-        entry = _BASE + ehsize + phsize
-        header = struct.pack(e + "HHIQQQIHHHHHH", 2, platform.elf_machine, 1, entry, ehsize, 0, flags,
-                             ehsize, phsize, 1, 64, 0, 0)
-        size = ehsize + phsize + len(code)
         phdr = struct.pack(e + "IIQQQQQQ", 1, 5, 0, _BASE, _BASE, size, size, 0x1000)
     else:
-        ehsize, phsize = 52, 32
-        entry = _BASE + ehsize + phsize
-        header = struct.pack(e + "HHIIIIIHHHHHH", 2, platform.elf_machine, 1, entry, ehsize, 0, flags,
-                             ehsize, phsize, 1, 40, 0, 0)
-        size = ehsize + phsize + len(code)
         phdr = struct.pack(e + "IIIIIIII", 1, 0, _BASE, _BASE, size, size, 5, 0x1000)
-    ident = b"\x7fELF" + bytes([1 if platform.elf_class == 32 else 2, 1 if e == "<" else 2, 1, 0]) + bytes(8)
-    return ident + header + phdr + code
+    return header + phdr + code

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mab_doctor.core.facts import Fact
 from mab_doctor.emulation.binfmt import Entry, EntryError, handles, parse_register_line, upstream_line
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Interpreter:
 def inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
     """Read an interpreter's ELF identity and PT_INTERP with pyelftools (never raises; once per run:
     every emulation check and fix asks about the same few interpreters)."""
-    return ctx.memo(f"interpreter:{path}", lambda: _inspect_interpreter(ctx, path))
+    return ctx.fact(INTERPRETER, path)
 
 
 def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
@@ -69,6 +70,9 @@ def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
             return Interpreter(path, host_path, str(elf["e_machine"]), elf.elfclass, endian, loader)
     except (ELFError, OSError, ValueError, KeyError, EOFError) as exc:
         return Interpreter(path, host_path, error=f"not a readable ELF file ({exc})")
+
+
+INTERPRETER: Fact[Interpreter] = Fact("interpreter", _inspect_interpreter)
 
 
 def find_static_interpreter(ctx: "Context", platform: "Platform") -> Interpreter | None:
@@ -125,8 +129,11 @@ def stored_definitions(ctx: "Context") -> list[Stored]:
 
 def stored_for(ctx: "Context", platform: "Platform") -> list[Stored]:
     """The stored definitions whose mask matches ``platform`` (memoised listing per run)."""
-    every = ctx.memo("stored-definitions", lambda: stored_definitions(ctx))
+    every = ctx.fact(STORED_DEFINITIONS)
     return [s for s in every if all(handles(s.entry, platform))]
+
+
+STORED_DEFINITIONS: Fact[list[Stored]] = Fact("stored binfmt definitions", stored_definitions)
 
 
 def binfmt_support_definition(ctx: "Context", name: str, folder: str = BINFMT_SUPPORT_FORMATS) -> Entry | None:
@@ -183,12 +190,16 @@ def qemu_version(ctx: "Context", interp: Interpreter) -> str | None:
     """`<qemu> --version` of the resolved binary (memoised per run), e.g. '7.2.19'."""
     if not interp.static or not ctx.is_live:
         return None
+    return ctx.fact(QEMU_VERSION, interp.real or interp.path)
 
-    def ask() -> str | None:
-        res = ctx.run(interp.real or interp.path, "--version", timeout=min(ctx.timeout, 10))
-        m = re.search(r"version (\d+(?:\.\d+)+)", res.stdout) if res.ok else None
-        return m.group(1) if m else None
-    return ctx.memo(f"qemu-version:{interp.real}", ask)
+
+def _ask_version(ctx: "Context", binary: str) -> str | None:
+    res = ctx.run(binary, "--version", timeout=min(ctx.timeout, 10))
+    m = re.search(r"version (\d+(?:\.\d+)+)", res.stdout) if res.ok else None
+    return m.group(1) if m else None
+
+
+QEMU_VERSION: Fact[str | None] = Fact("qemu version", _ask_version)
 
 
 def install_command(ctx: "Context", platform: "Platform") -> tuple[str, ...] | None:

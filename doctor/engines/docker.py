@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mab_doctor.core.facts import Fact
 from mab_doctor.core.jsonout import json_documents
 
 if TYPE_CHECKING:
@@ -23,8 +24,16 @@ class JsonFile:
     error: str | None = None
 
 
+DAEMON_JSON = "/etc/docker/daemon.json"
+SNAPSHOTTER = "io.containerd.snapshotter"  # DriverStatus of a daemon using the containerd image store
+
+
 def read_json(ctx: "Context", path: str) -> JsonFile:
-    """Parse a JSON file under the root; a syntax error names the file, line and column."""
+    """A JSON file under the root, parsed once per run; a syntax error names the file, line and column."""
+    return ctx.fact(JSON_FILE, path)
+
+
+def _parse_json_file(ctx: "Context", path: str) -> JsonFile:
     text, why = ctx.try_read(path)
     if text is None:
         return JsonFile(path, ctx.exists(path), error=None if not ctx.exists(path) else why)
@@ -36,14 +45,22 @@ def read_json(ctx: "Context", path: str) -> JsonFile:
         return JsonFile(path, True, error=f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}")
 
 
+JSON_FILE: Fact[JsonFile] = Fact("JSON file", _parse_json_file)
+
+
+def daemon_config(ctx: "Context") -> JsonFile:
+    """/etc/docker/daemon.json, the daemon's configuration (``data`` is {} when the file is empty)."""
+    return read_json(ctx, DAEMON_JSON)
+
+
 def config_dir(ctx: "Context") -> str:
     """The Docker CLI's config directory: $DOCKER_CONFIG, else $HOME/.docker."""
     return (ctx.env.get("DOCKER_CONFIG") or f"{ctx.env.get('HOME') or '/root'}/.docker").rstrip("/")
 
 
 def cli_config(ctx: "Context") -> JsonFile:
-    """The CLI's config.json (memoised)."""
-    return ctx.memo("docker-config.json", lambda: read_json(ctx, f"{config_dir(ctx)}/config.json"))
+    """The CLI's config.json (read once per run)."""
+    return read_json(ctx, f"{config_dir(ctx)}/config.json")
 
 
 @dataclass(frozen=True)
@@ -51,25 +68,79 @@ class DockerFacts:
     """What the docker CLI and daemon said, once per run."""
 
     binary: str | None                 # host path of the `docker` found on PATH
-    state: str                         # up | down | denied | hung | missing | refused | error
+    state: str                         # up | down | unreachable | denied | hung | missing | refused | error
     client: dict = field(default_factory=dict)
     server: dict | None = None
     info: dict | None = None
     message: str = ""                  # the CLI's own words when the daemon could not be used
     command: str = ""                  # the command that decided `state`, for details
+    endpoint: str = ""                 # DOCKER_HOST=... / DOCKER_CONTEXT=... when the environment chose one
 
     @property
     def up(self) -> bool:
         """Whether the daemon answered."""
         return self.state == "up"
 
+    @property
+    def containerd_store(self) -> bool:
+        """Whether the daemon keeps images in the containerd image store (every platform of a tag
+        stored locally) rather than the classic one (one platform per tag)."""
+        info = self.info or {}
+        status = " ".join(str(v) for pair in info.get("DriverStatus") or [] for v in pair)
+        driver = str(info.get("Driver") or "")
+        return self.up and (SNAPSHOTTER in status or driver.startswith(("overlayfs", "stargz", "io.containerd")))
+
+    @property
+    def image_store(self) -> str:
+        """'containerd image store' or 'classic image store', for summaries."""
+        return "containerd image store" if self.containerd_store else "classic image store"
+
+    @property
+    def problem(self) -> str:
+        """What went wrong with the daemon, as a sentence part ('' when it is up)."""
+        return {"up": "", "down": "the Docker daemon is not running",
+                "unreachable": f"the Docker endpoint {self.endpoint} cannot be reached",
+                "denied": "permission to the Docker daemon's socket is denied",
+                "hung": "the Docker daemon did not answer in time", "missing": "docker is not installed",
+                "refused": "the Docker daemon is not contacted on a foreign --root",
+                }.get(self.state, f"the docker CLI failed ({self.message})" if self.message else
+                      "the docker CLI failed")
+
+    @property
+    def remedy(self) -> str:
+        """What to do about ``problem``."""
+        if self.state == "unreachable":
+            name = self.endpoint.split("=", 1)[0]
+            how = ("point it at a running daemon (e.g. unix:///var/run/docker.sock, or the right tcp://host:port)"
+                   if name == "DOCKER_HOST" else "pick an existing context (`docker context ls`)")
+            return f"{self.endpoint} is wrong or unreachable: {how}, or `unset {name}` to use the default daemon."
+        return REMEDY.get(self.state, "Run `docker version` and read the daemon's log (`journalctl -u docker`).")
+
+
+REMEDY = {
+    "down": "Start the Docker daemon: `sudo systemctl start docker` (no systemd: `sudo dockerd &`).",
+    "denied": "Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), run "
+              "mab-doctor and docker with sudo, or use rootless Docker.",
+    "hung": "The daemon accepts connections but does not answer: restart it (`sudo systemctl restart "
+            "docker`) and read its log (`journalctl -u docker`).",
+    "missing": "Install Docker (`sudo apt-get install docker.io`, or Docker's docker-ce packages).",
+}
+
 
 def _first_json(text: str) -> dict | None:
     return next(iter(json_documents(text) or []), None)
 
 
+def _chosen_endpoint(ctx: "Context") -> str:
+    """DOCKER_HOST=... or DOCKER_CONTEXT=... when the environment overrides the default daemon."""
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        if ctx.env.get(name):
+            return f"{name}={ctx.env[name]}"
+    return ""
+
+
 def _state(res: "CommandResult", data: dict | None) -> tuple[str, str]:
-    err = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else ""
+    err = res.last_line if res.stderr.strip() else ""
     if res.refused:
         return "refused", "not run on a foreign --root"
     if res.missing:
@@ -85,29 +156,37 @@ def _state(res: "CommandResult", data: dict | None) -> tuple[str, str]:
     return "error", err or res.describe()
 
 
+def _ask_docker(ctx: "Context") -> DockerFacts:
+    binary, chosen = ctx.which("docker"), _chosen_endpoint(ctx)
+    if binary is None:
+        return DockerFacts(None, "missing" if ctx.is_live else "refused", message="docker is not on PATH")
+    res = ctx.run(binary, "version", "--format", "{{json .}}")
+    data = _first_json(res.stdout)
+    state, message = _state(res, data)
+    if chosen and state in ("down", "error"):
+        # The environment picked the endpoint: "start the daemon" would be the wrong cure.
+        state = "unreachable"
+    client = (data or {}).get("Client") or {}
+    server = (data or {}).get("Server")
+    if not client.get("Version"):  # a hung daemon: the CLI printed nothing before it was killed
+        m = re.search(r"version ([0-9][^\s,]*)", ctx.run(binary, "--version", timeout=5).stdout)
+        client = {**client, "Version": m.group(1)} if m else client
+    info = None
+    if state == "up":
+        got = ctx.run(binary, "info", "--format", "{{json .}}")
+        info = _first_json(got.stdout) if got.ok else None
+    return DockerFacts(binary, state, client, server, info, message, f"{binary} version --format '{{{{json .}}}}'",
+                       chosen)
+
+
+DOCKER_FACTS: Fact[DockerFacts] = Fact("docker facts", _ask_docker)
+
+
 def docker_facts(ctx: "Context") -> DockerFacts:
     """`docker version` (client + server JSON) and, when the daemon answered, `docker info`.
 
     A hung daemon costs one timeout per run: every later daemon command is skipped."""
-    def compute() -> DockerFacts:
-        binary = ctx.which("docker")
-        if binary is None:
-            return DockerFacts(None, "missing" if ctx.is_live else "refused", message="docker is not on PATH")
-        res = ctx.run(binary, "version", "--format", "{{json .}}")
-        data = _first_json(res.stdout)
-        state, message = _state(res, data)
-        client = (data or {}).get("Client") or {}
-        server = (data or {}).get("Server")
-        if not client.get("Version"):  # a hung daemon: the CLI printed nothing before it was killed
-            m = re.search(r"version ([0-9][^\s,]*)", ctx.run(binary, "--version", timeout=5).stdout)
-            client = {**client, "Version": m.group(1)} if m else client
-        info = None
-        if state == "up":
-            got = ctx.run(binary, "info", "--format", "{{json .}}")
-            info = _first_json(got.stdout) if got.ok else None
-        return DockerFacts(binary, state, client, server, info, message,
-                           f"{binary} version --format '{{{{json .}}}}'")
-    return ctx.memo("docker-facts", compute)
+    return ctx.fact(DOCKER_FACTS)
 
 
 def docker_run(ctx: "Context", *args: str) -> "CommandResult | None":

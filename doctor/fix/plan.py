@@ -1,13 +1,18 @@
-"""Fix planning: the actions checks attach to results, and the plan --fix builds from them."""
+"""Fix planning: the fixes checks attach to results, and the plan --fix builds from them."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable
 
+from mab_doctor.core.model import Action, Fix, Outcome, Status
 from mab_doctor.emulation.binfmt import Entry, is_protected, is_qemu, listing, parse_register_line
-from mab_doctor.core.model import ACTION_PHASES, Action, Fix, Outcome, Status
 from mab_doctor.emulation.qemu import best_definition, install_command, stored_for
+from mab_doctor.fix import actions as make
+from mab_doctor.fix.actions import KINDS, kind_of
+from mab_doctor.fix.kinds import Resolver
+from mab_doctor.host import platforms
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -24,7 +29,7 @@ def register_fix(ctx: "Context", platform: "Platform", replace: Entry | None = N
         install = install_command(ctx, platform)
         if install is None:
             return None
-        actions.append(Action("install", install[-1], argv=install))
+        actions.append(make.install(install))
         name, line, origin = f"qemu-{platform.qemu}", "", "the installed package"
     else:
         line, origin = found
@@ -33,8 +38,8 @@ def register_fix(ctx: "Context", platform: "Platform", replace: Entry | None = N
     for old in {e.name: e for e in (replace, clashing) if e is not None}.values():
         if is_protected(old.name) or not is_qemu(old):
             return None
-        actions.append(Action("unregister", old.name))
-    actions.append(Action("register", name, line))
+        actions.append(make.unregister(old.name))
+    actions.append(make.register(name, line))
     if line and not any("F" in s.entry.flags for s in stored_for(ctx, platform)):
         actions.append(_persist_action(parse_register_line(line)))  # planned only with --persist
     verb = "Replace" if replace is not None or clashing is not None else "Register"
@@ -45,13 +50,13 @@ def enable_entry_fix(entry: Entry) -> Fix | None:
     """Switch a disabled QEMU entry back on."""
     if is_protected(entry.name) or not is_qemu(entry):
         return None
-    return Fix.of(f"Enable {entry.name}", Action("enable-entry", entry.name))
+    return Fix.of(f"Enable {entry.name}", make.enable_entry(entry.name))
 
 
 def _persist_action(entry: Entry) -> Action:
     flags = entry.flags if "F" in entry.flags else entry.flags + "F"
     line = dataclasses.replace(entry, enabled=True, flags=flags).register_string()
-    return Action("persist", f"/etc/binfmt.d/{entry.name}.conf", line)
+    return make.persist(f"/etc/binfmt.d/{entry.name}.conf", line)
 
 
 def persist_fix(entry: Entry) -> Fix | None:
@@ -61,18 +66,58 @@ def persist_fix(entry: Entry) -> Fix | None:
     return Fix.of(f"Persist {entry.name} in /etc/binfmt.d (with F)", _persist_action(entry))
 
 
-def plan(outcomes: Iterable[Outcome], *, persist: bool = False) -> list[Action]:
-    """Every action of every non-OK result's fix, deduplicated, in phase order (stable)."""
+@dataclass(frozen=True)
+class Plan:
+    """What --fix would do for a set of results, and what it leaves alone."""
+
+    actions: tuple[Action, ...]     # deduplicated, in apply order
+    held_back: tuple[Action, ...]   # actions left out because --persist was not given
+    unfixable: tuple[str, ...]      # "check" or "check [target]" of problems no action can fix
+
+    @property
+    def needs_root(self) -> bool:
+        """Whether applying the actions needs root."""
+        return any(a.needs_root for a in self.actions)
+
+
+def _label(outcome: Outcome) -> str:
+    target = outcome.result.target
+    return outcome.check.name + (f" [{target}]" if target else "")
+
+
+def _dedupe(actions: Iterable[Action]) -> tuple[Action, ...]:
     seen: dict[tuple[str, str, str], Action] = {}
+    for action in actions:
+        seen.setdefault((action.kind, action.subject, action.line), action)
+    unique = list(seen.values())
+    kept = [a for a in unique if not kind_of(a).redundant(a, unique)]
+    return tuple(sorted(kept, key=lambda a: kind_of(a).phase))  # sorted() is stable
+
+
+def make_plan(outcomes: Iterable[Outcome], *, persist: bool) -> Plan:
+    """Every action of every problem's fix, deduplicated and in phase order; actions that make changes
+    survive a reboot only with ``persist``; problems (WARN, FAIL, ERROR) with no applicable fix listed
+    as unfixable."""
+    wanted: list[Action] = []
+    held: list[Action] = []
+    unfixable: list[str] = []
     for outcome in outcomes:
+        if outcome.status in (Status.OK, Status.SKIP):
+            continue
         fix = outcome.result.fix
-        if outcome.status in (Status.OK, Status.SKIP) or fix is None:
+        if fix is None or not fix.actions or any(a.kind not in KINDS for a in fix.actions):
+            unfixable.append(_label(outcome))  # commands for a person only, or steps this version cannot take
             continue
         for action in fix.actions:
-            if action.kind == "persist" and not persist:
-                continue
-            seen.setdefault((action.kind, action.subject, action.line), action)
-    # A handler registered by this plan has no need of a deferred twin (install + resolve later).
-    concrete = {a.subject for a in seen.values() if a.kind == "register" and a.line}
-    actions = [a for a in seen.values() if not (a.kind == "register" and not a.line and a.subject in concrete)]
-    return sorted(actions, key=lambda a: ACTION_PHASES.index(a.kind))
+            (held if kind_of(action).only_with_persist and not persist else wanted).append(action)
+    return Plan(_dedupe(wanted), _dedupe(held), tuple(dict.fromkeys(unfixable)))
+
+
+def resolver(context: Callable[[], "Context"]) -> Resolver:
+    """Resolve a register step deferred until its package is installed: the definition is looked up
+    then, in a fresh context (``context()``), since the package has just added it."""
+    def resolve(name: str) -> str | None:
+        platform = next((p for p in platforms.PLATFORMS if f"qemu-{p.qemu}" == name), None)
+        found = best_definition(context(), platform) if platform else None
+        return found[0] if found else None
+    return resolve

@@ -7,9 +7,8 @@ import struct
 from dataclasses import dataclass
 
 from mab_doctor.host.elf import ELF_MAGIC, ElfError, ElfHeader, parse_header
-
-EM_ARM = 40
-# Tag_CPU_arch (tag 6) values, as readelf -A and pyelftools name them (matrix (e)).
+from mab_doctor.host.platforms import EM_ARM
+# Tag_CPU_arch (tag 6) values, as readelf -A and pyelftools name them.
 CPU_ARCH_NAMES = ("Pre-v4", "v4", "v4T", "v5T", "v5TE", "v5TEJ", "v6", "v6KZ", "v6T2", "v6K", "v7",
                   "v6-M", "v6S-M", "v7E-M", "v8", "v8-R", "v8-M.baseline", "v8-M.mainline")
 _OCI = {"v4": "v5", "v4T": "v5", "v5T": "v5", "v5TE": "v5", "v5TEJ": "v5",

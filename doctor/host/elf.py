@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 
 ELF_MAGIC = b"\x7fELF"
-# EF_ARM_ABI_FLOAT_* bits of e_flags (pyelftools constants.E_FLAGS; matrix (e)).
+# EF_ARM_ABI_FLOAT_* bits of e_flags (pyelftools constants.E_FLAGS).
 EF_ARM_ABI_FLOAT_SOFT = 0x200
 EF_ARM_ABI_FLOAT_HARD = 0x400
 PT_INTERP = 3
@@ -48,6 +48,18 @@ class ElfHeader:
         """The float ABI the header alone shows: e_flags first (older toolchains set neither bit),
         then the loader name; .ARM.attributes, when present, outranks both (mab_doctor.host.armabi)."""
         return self.float_abi_from_flags or self.float_abi_from_loader
+
+
+def build_header(elf_class: int, endian: str, machine: int, *, e_type: int = 2, entry: int = 0,
+                 flags: int = 0, phnum: int = 0) -> bytes:
+    """An ELF file header (52 or 64 bytes, SYSV OS/ABI, ELF version 1); ``phnum`` program headers,
+    if any, are declared to follow it directly. The one ELF writer: binfmt masks and probes use it."""
+    e = "<" if endian == "little" else ">"
+    ehsize, phentsize, shentsize = (52, 32, 40) if elf_class == 32 else (64, 56, 64)
+    word = "I" if elf_class == 32 else "Q"
+    ident = ELF_MAGIC + bytes([1 if elf_class == 32 else 2, 1 if endian == "little" else 2, 1, 0]) + bytes(8)
+    return ident + struct.pack(f"{e}HHI{word}{word}{word}IHHHHHH", e_type, machine, 1, entry,
+                               ehsize if phnum else 0, 0, flags, ehsize, phentsize, phnum, shentsize, 0, 0)
 
 
 def parse_header(data: bytes) -> ElfHeader:

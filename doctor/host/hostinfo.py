@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mab_doctor.core.facts import Fact
 from mab_doctor.host import platforms
 from mab_doctor.host.elf import ElfError, ElfHeader, parse_header
-from mab_doctor.host.platforms import Platform
+from mab_doctor.host.platforms import Platform, Target
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -115,8 +116,8 @@ class HostFacts:
 
 
 def host_facts(ctx: "Context") -> HostFacts:
-    """Compute (once per run) the host's platform facts through the context."""
-    return ctx.memo("host_facts", lambda: _compute(ctx))
+    """The host's platform facts (computed once per run: ``ctx.fact(HOST_FACTS)``)."""
+    return ctx.fact(HOST_FACTS)
 
 
 def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[str]]:
@@ -163,12 +164,27 @@ def _compute(ctx: "Context") -> HostFacts:
         evidence=tuple(evidence))
 
 
-def emulated_targets(ctx: "Context") -> list:
-    """The run's targets that this host cannot run natively (they need binfmt_misc + QEMU)."""
+HOST_FACTS: Fact[HostFacts] = Fact("host facts", _compute)
+
+
+def is_native(ctx: "Context", target: Target) -> bool:
+    """Whether this host runs ``target`` without emulation (an unknown host platform runs nothing
+    natively); the one place that asks, so every check and report agrees."""
     host = host_facts(ctx).platform
-    if host is None:
-        return list(ctx.targets)
-    return [t for t in ctx.targets if not platforms.runs_natively(host, t)]
+    return host is not None and platforms.runs_natively(host, target)
+
+
+def native_map(ctx: "Context") -> dict[str, bool]:
+    """Each run target -> runs natively here; never raises (a report header must not crash)."""
+    try:
+        return {str(t): is_native(ctx, t) for t in ctx.targets}
+    except Exception:
+        return {str(t): False for t in ctx.targets}
+
+
+def emulated_targets(ctx: "Context") -> list[Target]:
+    """The run's targets that this host cannot run natively (they need binfmt_misc + QEMU)."""
+    return [t for t in ctx.targets if not is_native(ctx, t)]
 
 
 def host_summary(ctx: "Context") -> dict:
@@ -191,7 +207,7 @@ def host_summary(ctx: "Context") -> dict:
 
 
 def platform_vocabulary(f: HostFacts) -> dict:
-    """The host in every vocabulary (SPEC section 6 `platform` fields, without the schema key)."""
+    """The host in every vocabulary (the `platform` command's fields, without the schema key)."""
     p = f.platform
     return {
         "uname_machine": f.kernel_machine, "kernel_release": f.kernel_release,

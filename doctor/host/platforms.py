@@ -1,7 +1,7 @@
 """Platform vocabulary: uname -m, Debian arch, OCI platform, Docker Hub prefix, GOARCH, QEMU, ELF.
 
-Facts from research/matrix.md section (d): dpkg cputable, containerd/platforms database.go and
-cpuinfo_linux.go, tonistiigi/binfmt config.go, Linux COMPAT_UTS_MACHINE.
+Sources: dpkg's cputable, containerd/platforms database.go and cpuinfo_linux.go, tonistiigi/binfmt
+config.go, Linux COMPAT_UTS_MACHINE.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ PLATFORMS: tuple[Platform, ...] = (
        EM_ARM, "EM_ARM", 32, "little", "hard"),
     _P("linux/arm/v7", ("armv7l",), "armhf", "arm32v7", "arm", "7", "arm", "arm",
        EM_ARM, "EM_ARM", 32, "little", "hard"),
-    # Raspbian calls its ARMv6 hard-float userland "armhf"; Debian's armhf needs v7 (matrix (e)).
+    # Raspbian calls its ARMv6 hard-float userland "armhf"; Debian's armhf needs v7.
     _P("linux/arm/v6", ("armv6l",), "armhf", "arm32v6", "arm", "6", "arm", "arm",
        EM_ARM, "EM_ARM", 32, "little", "hard"),
     _P("linux/arm/v5", ("armv5tel", "armv5tejl", "armv5l"), "armel", "arm32v5", "arm", "5", "arm",
@@ -98,7 +98,7 @@ DEFAULT_TARGETS = ("linux/amd64", "linux/arm64", "linux/arm/v7")
 
 # Architecture spellings accepted in --platform, mapped to OCI arch (and default variant).
 # containerd's normalizeArch plus Debian and uname names; "armel" -> arm/v6 is containerd's
-# choice (Debian's own armel baseline is v5, see matrix pitfall 17).
+# choice (Debian's own armel baseline is v5).
 _ARCH_ALIASES = {
     "amd64": ("amd64", None), "x86_64": ("amd64", None), "x86-64": ("amd64", None),
     "386": ("386", None), "i386": ("386", None), "i686": ("386", None),

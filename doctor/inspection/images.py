@@ -13,7 +13,7 @@ import tempfile
 from typing import TYPE_CHECKING, Iterator
 
 from mab_doctor.host import platforms
-from mab_doctor.inspection.inspect import TreeFile, one_line, scan_tree, walk_files
+from mab_doctor.inspection.elffiles import TreeFile, one_line, scan_tree, walk_files
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -33,7 +33,7 @@ def _declared(os_name: str | None, arch: str | None, variant: str | None) -> str
 
 
 def _why(res) -> str:
-    return " ".join((res.stderr.strip() or res.describe()).split())
+    return res.last_line
 
 
 def _docker_lookup(ctx: "Context", ref: str) -> dict | None:

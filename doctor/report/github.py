@@ -1,19 +1,22 @@
-"""GitHub Actions output: workflow commands that become annotations, plus the step summary.
+"""GitHub Actions output: workflow commands that become annotations.
 
 FAIL and ERROR give `::error`, WARN `::warning`, SKIP `::notice` (a skipped check is a proof not made,
 worth a glance but not a problem); OK gives nothing. The last line is a `::notice` with the counts.
 No `file=` property: the findings are about the host, not a file of the repository, and GitHub shows
-annotations without a file on the run's summary page.
+annotations without a file on the run's summary page. The step summary is the Markdown report
+(renderers.step_summary).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from mab_doctor.core.model import Outcome, Status
-from mab_doctor.report.junit import xml_text
-from mab_doctor.report.markdown import counts_line, render_markdown
+from mab_doctor.core.model import Status
+from mab_doctor.report.escape import xml_text
+from mab_doctor.report.model import Report, Row
+
+if TYPE_CHECKING:
+    from mab_doctor.report.renderers import Style
 
 COMMAND = {Status.FAIL: "error", Status.ERROR: "error", Status.WARN: "warning", Status.SKIP: "notice"}
 
@@ -42,32 +45,17 @@ def command(name: str, message: str, **properties: str) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(xml_text(message))}"
 
 
-def title(outcome: Outcome) -> str:
-    """`mab-doctor: <check title>` plus ` [target]` for a per-target result."""
-    target = outcome.result.target
-    return f"mab-doctor: {outcome.check.title}" + (f" [{target}]" if target else "")
+def message(row: Row) -> str:
+    """The summary, then each detail, the remediation and each `fix:` command on lines of their own."""
+    lines = [row.summary, *row.details]
+    if row.remediation:
+        lines.append(f"Remediation: {row.remediation}")
+    return "\n".join(lines + row.fix_lines())
 
 
-def message(outcome: Outcome) -> str:
-    """The summary, then each detail and the remediation on lines of their own."""
-    res = outcome.result
-    lines = [res.summary, *res.details]
-    if res.remediation:
-        lines.append(f"Remediation: {res.remediation}")
-    return "\n".join(lines)
-
-
-def render_github(outcomes: list[Outcome], host: dict[str, Any], targets: list[str], exit_code: int) -> str:
+def render(report: Report, style: "Style | None" = None) -> str:
     """Workflow command lines, one a non-OK result and a final counts notice (ends with a newline)."""
-    lines = [command(COMMAND[o.status], message(o), title=title(o))
-             for o in outcomes if o.status in COMMAND]
-    lines.append(command("notice", counts_line(outcomes, exit_code), title="mab-doctor"))
+    lines = [command(COMMAND[row.status], message(row), title=f"mab-doctor: {row.label}")
+             for row in report.rows if row.status in COMMAND]
+    lines.append(command("notice", report.counts_line(), title="mab-doctor"))
     return "\n".join(lines) + "\n"
-
-
-def step_summary(outcomes: list[Outcome], host: dict[str, Any], targets: list[str], exit_code: int,
-                 env: Mapping[str, str]) -> str | None:
-    """The Markdown report when GITHUB_STEP_SUMMARY is set (the caller appends it there), else None."""
-    if "GITHUB_STEP_SUMMARY" not in env:
-        return None
-    return render_markdown(outcomes, host, targets, exit_code)

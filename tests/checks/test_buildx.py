@@ -1,23 +1,17 @@
 """buildx: the CLI's plugin search order, shadowing, executability, architecture, metadata protocol."""
 
 import json
-import sys
 
 import pytest
 
+from elfbuild import build_elf
+from make_plugin import run_output
 from mab_doctor.checks.buildx import buildx
-from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS, validate_metadata
 from mab_doctor.core.context import CommandResult
 from mab_doctor.core.model import Status
-from elfbuild import build_elf
-from helpers import TESTS
-
-sys.path.insert(0, str(TESTS / "data" / "buildx-plugin"))
-from make_plugin import run_output  # noqa: E402
+from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS, validate_metadata
 
 HOME_PLUGINS = "/home/u/.docker/cli-plugins"
-BASE = {"/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n",
-        "/usr/bin/sh": build_elf("x86_64"), "/bin": "-> usr/bin", "/etc/os-release": "ID=debian\nVERSION_ID=12\n"}
 
 
 def meta(version="v0.12.1"):
@@ -30,9 +24,9 @@ def answer(path, out="", rc=0, stderr=""):
     return {argv: CommandResult(argv, rc, out, stderr)}
 
 
-def host(make_host, plugins: dict, files=None, env=None, live=True, commands=None, mode=0o755):
+def _host(make_host, base_host, plugins: dict, files=None, env=None, live=True, commands=None, mode=0o755):
     """plugins: {path: version or bytes}; each version gets an x86_64 ELF and a metadata answer."""
-    tree, cmds = dict(BASE), dict(commands or {})
+    tree, cmds = dict(base_host), dict(commands or {})
     for path, what in plugins.items():
         tree[path] = what if isinstance(what, (bytes, str)) and not str(what).startswith("v") else build_elf("x86_64")
         if isinstance(what, str) and what.startswith("v"):
@@ -43,8 +37,14 @@ def host(make_host, plugins: dict, files=None, env=None, live=True, commands=Non
         if not ctx.path(path).is_symlink():
             ctx.path(path).chmod(mode)
     if live:
-        ctx._memo["is_live"] = True  # let the plugin "run" through the FakeRunner
+        ctx.live = True  # let the plugin "run" through the FakeRunner
     return ctx
+
+
+@pytest.fixture
+def host(make_host, base_host):
+    """host(...) over base_host (see _host)."""
+    return lambda *args, **kw: _host(make_host, base_host, *args, **kw)
 
 
 def test_metadata_of_the_fixture_is_what_real_buildx_prints():
@@ -54,19 +54,19 @@ def test_metadata_of_the_fixture_is_what_real_buildx_prints():
     assert data["SchemaVersion"] == "0.1.0" and data["Vendor"] == "Docker Inc."
 
 
-def test_single_plugin_in_a_system_dir(make_host):
+def test_single_plugin_in_a_system_dir(host):
     path = "/usr/libexec/docker/cli-plugins/docker-buildx"
-    res = buildx(host(make_host, {path: "v0.12.1"}))
+    res = buildx(host({path: "v0.12.1"}))
     assert res.status is Status.OK and res.summary == f"buildx v0.12.1 ({path})"
     assert res.data["plugin"] == path and res.data["version"] == "v0.12.1" and res.data["shadowed"] == ()
     assert res.data["search_order"] == (HOME_PLUGINS, *SYSTEM_PLUGIN_DIRS)
     assert any("directory 5 of 5" in d for d in res.details)
 
 
-def test_extra_dirs_come_before_the_config_dir_and_an_old_copy_there_warns(make_host):
+def test_extra_dirs_come_before_the_config_dir_and_an_old_copy_there_warns(host):
     old, new = "/opt/stale/docker-buildx", f"{HOME_PLUGINS}/docker-buildx"
     config = {"/home/u/.docker/config.json": json.dumps({"cliPluginsExtraDirs": ["/opt/stale", "/opt/empty"]})}
-    res = buildx(host(make_host, {old: "v0.10.4", new: "v0.12.1"}, files=config))
+    res = buildx(host({old: "v0.10.4", new: "v0.12.1"}, files=config))
     assert res.data["search_order"][:3] == ("/opt/stale", "/opt/empty", HOME_PLUGINS)
     assert res.status is Status.WARN and res.data["plugin"] == old
     assert "old plugin earlier in the search order hides a newer one" in res.summary
@@ -74,46 +74,46 @@ def test_extra_dirs_come_before_the_config_dir_and_an_old_copy_there_warns(make_
     assert res.data["shadowed"] == ({"path": new, "version": "v0.12.1"},)
 
 
-def test_newer_copy_first_shadows_an_older_one_quietly(make_host):
+def test_newer_copy_first_shadows_an_older_one_quietly(host):
     first, second = f"{HOME_PLUGINS}/docker-buildx", "/usr/lib/docker/cli-plugins/docker-buildx"
-    res = buildx(host(make_host, {first: "v0.12.1", second: "v0.10.4"}))
+    res = buildx(host({first: "v0.12.1", second: "v0.10.4"}))
     assert res.status is Status.OK and res.data["plugin"] == first
     assert f"shadowed: {second} (version v0.10.4)" in res.details
 
 
-def test_docker_config_moves_the_config_dir(make_host):
+def test_docker_config_moves_the_config_dir(host):
     moved, ignored = "/srv/dc/cli-plugins/docker-buildx", f"{HOME_PLUGINS}/docker-buildx"
-    res = buildx(host(make_host, {moved: "v0.11.2"}, files={ignored: build_elf("x86_64")},
+    res = buildx(host({moved: "v0.11.2"}, files={ignored: build_elf("x86_64")},
                       env={"DOCKER_CONFIG": "/srv/dc"}))
     assert res.status is Status.OK and res.data["plugin"] == moved
     assert res.data["search_order"][0] == "/srv/dc/cli-plugins" and HOME_PLUGINS not in res.data["search_order"]
 
 
-def test_broken_symlink_is_skipped(make_host):
+def test_broken_symlink_is_skipped(host):
     broken, real = "/usr/local/lib/docker/cli-plugins/docker-buildx", "/usr/lib/docker/cli-plugins/docker-buildx"
-    res = buildx(host(make_host, {real: "v0.12.1"}, files={broken: "-> ../../../nowhere/docker-buildx"}))
+    res = buildx(host({real: "v0.12.1"}, files={broken: "-> ../../../nowhere/docker-buildx"}))
     assert res.status is Status.OK and res.data["plugin"] == real
     assert any(d.startswith(f"{broken}: broken symlink, skipped") for d in res.details)
 
 
-def test_not_executable_fails_without_running_it(make_host):
+def test_not_executable_fails_without_running_it(host):
     path = f"{HOME_PLUGINS}/docker-buildx"
-    ctx = host(make_host, {path: build_elf("x86_64")}, mode=0o644)
+    ctx = host({path: build_elf("x86_64")}, mode=0o644)
     res = buildx(ctx)
     assert res.status is Status.FAIL and res.summary == f"{path} is not executable"
     assert f"chmod +x {path}" in res.remediation and ctx.runner.calls == []
 
 
-def test_wrong_architecture_fails(make_host):
+def test_wrong_architecture_fails(host):
     path = f"{HOME_PLUGINS}/docker-buildx"
-    res = buildx(host(make_host, {path: build_elf("aarch64")}))
+    res = buildx(host({path: build_elf("aarch64")}))
     assert res.status is Status.FAIL and "is an ELF for linux/arm64, not for this host (linux/amd64)" in res.summary
     assert "release binary for linux/amd64" in res.remediation
 
 
-def test_a_script_passes_the_architecture_test(make_host):
+def test_a_script_passes_the_architecture_test(host):
     path = f"{HOME_PLUGINS}/docker-buildx"
-    res = buildx(host(make_host, {path: "#!/bin/sh\nexec true\n"}, commands=answer(path, meta("v0.13.1"))))
+    res = buildx(host({path: "#!/bin/sh\nexec true\n"}, commands=answer(path, meta("v0.13.1"))))
     assert res.status is Status.OK and res.data["version"] == "v0.13.1"
 
 
@@ -123,54 +123,54 @@ def test_a_script_passes_the_architecture_test(make_host):
     ('{"Vendor": "Docker Inc.", "Version": "v0.12.1"}', 0, "metadata has no SchemaVersion"),
     ('{"SchemaVersion": "0.1.0", "Vendor": "", "Version": "v0.12.1"}', 0, "does not name a Vendor"),
     ('{"SchemaVersion": "0.1.0", "Vendor": "Docker Inc.", "Version": 12}', 0, "no Version string"),
-    ("", 1, "fails the metadata protocol: `{path} docker-cli-plugin-metadata`: exit code 1 (boom)"),
+    ("", 1, "fails the metadata protocol: `{path} docker-cli-plugin-metadata`: exit code 1: boom"),
 ])
-def test_bad_metadata_fails_naming_the_problem(make_host, out, rc, problem):
+def test_bad_metadata_fails_naming_the_problem(host, out, rc, problem):
     path = f"{HOME_PLUGINS}/docker-buildx"
-    ctx = host(make_host, {path: "#!/bin/sh\n"}, commands=answer(path, out, rc, "boom\n" if rc else ""))
+    ctx = host({path: "#!/bin/sh\n"}, commands=answer(path, out, rc, "boom\n" if rc else ""))
     res = buildx(ctx)
     assert res.status is Status.FAIL and problem.format(path=path) in res.summary
     assert res.remediation
 
 
-def test_none_found_fails_and_a_standalone_binary_only_warns(make_host):
-    res = buildx(host(make_host, {}))
+def test_none_found_fails_and_a_standalone_binary_only_warns(host):
+    res = buildx(host({}))
     assert res.status is Status.FAIL and "~/.docker/cli-plugins/docker-buildx" in res.remediation
     assert "Debian 12" in res.remediation
-    ctx = host(make_host, {}, files={"/usr/local/bin/buildx": build_elf("x86_64")},
+    ctx = host({}, files={"/usr/local/bin/buildx": build_elf("x86_64")},
                env={"PATH": "/usr/local/bin:/usr/bin"})
     ctx.path("/usr/local/bin/buildx").chmod(0o755)
     res = buildx(ctx)
     assert res.status is Status.WARN and res.data["standalone"] == ("/usr/local/bin/buildx",)
 
 
-def test_none_found_only_warns_when_podman_can_build_instead(make_host):
-    ctx = host(make_host, {}, files={"/usr/bin/podman": build_elf("x86_64")})
+def test_none_found_only_warns_when_podman_can_build_instead(host):
+    ctx = host({}, files={"/usr/bin/podman": build_elf("x86_64")})
     ctx.path("/usr/bin/podman").chmod(0o755)
     res = buildx(ctx)
     assert res.status is Status.WARN and "Podman can (see podman)" in res.summary
 
 
-def test_corrupt_config_json_does_not_crash(make_host):
+def test_corrupt_config_json_does_not_crash(host):
     path = f"{HOME_PLUGINS}/docker-buildx"
-    res = buildx(host(make_host, {path: "v0.12.1"}, files={"/home/u/.docker/config.json": '{"cliPluginsExtraDirs": ['}))
+    res = buildx(host({path: "v0.12.1"}, files={"/home/u/.docker/config.json": '{"cliPluginsExtraDirs": ['}))
     assert res.status is Status.OK and res.data["plugin"] == path
     assert any("cliPluginsExtraDirs could not be read" in d and "config.json: line 1" in d for d in res.details)
 
 
-def test_foreign_root_judges_presence_only(make_host):
+def test_foreign_root_judges_presence_only(host):
     path = f"{HOME_PLUGINS}/docker-buildx"
-    ctx = host(make_host, {path: build_elf("x86_64")}, live=False)
+    ctx = host({path: build_elf("x86_64")}, live=False)
     res = buildx(ctx)
     assert res.status is Status.OK and "not checked on a foreign --root" in res.summary
     assert ctx.runner.calls == []
 
 
-def test_cli_older_than_19_03_cannot_run_plugins(make_host):
+def test_cli_older_than_19_03_cannot_run_plugins(host):
     path = f"{HOME_PLUGINS}/docker-buildx"
     version = ("/usr/bin/docker", "version", "--format", "{{json .}}")
     out = json.dumps({"Client": {"Version": "18.09.1"}, "Server": None})  # derived: Debian 10's CLI version
-    ctx = host(make_host, {path: "v0.12.1"}, files={"/usr/bin/docker": "#!/bin/sh\n"},
+    ctx = host({path: "v0.12.1"}, files={"/usr/bin/docker": "#!/bin/sh\n"},
                commands={version: CommandResult(version, 1, out, "Cannot connect to the Docker daemon")})
     ctx.path("/usr/bin/docker").chmod(0o755)
     res = buildx(ctx)

@@ -1,24 +1,17 @@
 """buildx-builder: `buildx ls` formats (classic table, tree table, JSON Lines), per-target verdicts, driver warning."""
 
 import json
-import sys
 
 import pytest
 
+from elfbuild import build_elf
+from helpers import DOCKER, INFO, VERSION, docker_data
+from make_plugin import run_output
 from mab_doctor.checks.buildx_builder import buildx_builder
-from mab_doctor.engines.buildx import parse_ls_json, parse_ls_table, platform_names
 from mab_doctor.core.context import CommandResult
 from mab_doctor.core.model import Status
-from elfbuild import build_elf
-from helpers import TESTS
+from mab_doctor.engines.buildx import parse_ls_json, parse_ls_table, platform_names
 
-sys.path.insert(0, str(TESTS / "data" / "buildx-plugin"))
-from make_plugin import run_output  # noqa: E402
-
-DATA = TESTS / "data" / "docker"
-DOCKER = "/usr/bin/docker"
-VERSION = (DOCKER, "version", "--format", "{{json .}}")
-INFO = (DOCKER, "info", "--format", "{{json .}}")
 LS_JSON = (DOCKER, "buildx", "ls", "--format", "json")
 LS = (DOCKER, "buildx", "ls")
 
@@ -83,26 +76,31 @@ def test_json_lines_are_deduplicated():
         parse_ls_json("NAME/NODE ...")
 
 
-def host(make_host, ls_table, ls_json=None, *, targets="linux/amd64,linux/arm64", info=None, version_file=None):
-    tree = {"/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n",
-            "/usr/bin/sh": build_elf("x86_64"), "/bin": "-> usr/bin", "/etc/os-release": "ID=debian\nVERSION_ID=12\n",
-            DOCKER: "#!/bin/sh\n", "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64")}
-    version = (DATA / (version_file or "version-28-client-20.10-server.json")).read_text()
+def _host(make_host, base_host, ls_table, ls_json=None, *, targets="linux/amd64,linux/arm64", info=None,
+          version_file=None, env=None):
+    tree = {**base_host, DOCKER: "#!/bin/sh\n", "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64")}
+    version = docker_data(version_file or "version-28-client-20.10-server.json")
     cmds = {VERSION: CommandResult(VERSION, 1 if version_file else 0, version,
-                                   (DATA / "version-down.stderr").read_text() if version_file else ""),
-            INFO: CommandResult(INFO, 0, info or (DATA / "info-20.10.json").read_text()),
+                                   docker_data("version-down.stderr") if version_file else ""),
+            INFO: CommandResult(INFO, 0, info or docker_data("info-20.10.json")),
             LS: CommandResult(LS, 0, ls_table)}
     cmds[LS_JSON] = (CommandResult(LS_JSON, 0, ls_json) if ls_json is not None
                      else CommandResult(LS_JSON, 1, "", "ERROR: unknown flag: --format\n"))
-    ctx = make_host(tree, commands=cmds, targets=targets, env={"PATH": "/usr/bin", "HOME": "/root"})
+    ctx = make_host(tree, commands=cmds, targets=targets, env={"PATH": "/usr/bin", "HOME": "/root", **(env or {})})
     ctx.path(DOCKER).chmod(0o755)
     ctx.path("/usr/libexec/docker/cli-plugins/docker-buildx").chmod(0o755)
-    ctx._memo["is_live"] = True
+    ctx.live = True  # let the plugin "run" through the FakeRunner
     return ctx
 
 
-def test_no_plugin_means_no_builder_to_check(make_host):
-    ctx = host(make_host, "")
+@pytest.fixture
+def host(make_host, base_host):
+    """host(...) over base_host (see _host)."""
+    return lambda *args, **kw: _host(make_host, base_host, *args, **kw)
+
+
+def test_no_plugin_means_no_builder_to_check(host):
+    ctx = host("")
     ctx.path("/usr/libexec/docker/cli-plugins/docker-buildx").unlink()
     (res,) = buildx_builder(ctx)
     assert res.status is Status.SKIP and "no docker-buildx plugin" in res.summary
@@ -112,9 +110,9 @@ def by_target(results):
     return {r.target: r for r in results}
 
 
-def test_multi_node_builder_native_and_emulated_per_target(make_host):
+def test_multi_node_builder_native_and_emulated_per_target(host):
     table = run_output("v0.12.1", "buildx", "ls", current="multi")
-    res = by_target(buildx_builder(host(make_host, table, targets="linux/amd64,linux/arm64,linux/386,linux/riscv64")))
+    res = by_target(buildx_builder(host(table, targets="linux/amd64,linux/arm64,linux/386,linux/riscv64")))
     assert res["linux/amd64"].status is Status.OK and dict(res["linux/amd64"].data) == {
         "builder": "multi", "driver": "docker-container", "node": "multi0", "how": "native"}
     assert res["linux/arm64"].data["node"] == "multi1" and res["linux/arm64"].data["how"] == "native"
@@ -126,41 +124,41 @@ def test_multi_node_builder_native_and_emulated_per_target(make_host):
     assert None not in res  # docker-container driver: no export warning
 
 
-def test_emulated_target_on_a_local_node(make_host):
+def test_emulated_target_on_a_local_node(host):
     builders = [{"name": "qemu", "driver": "docker-container", "nodes": [
         {"name": "qemu0", "endpoint": "unix:///var/run/docker.sock", "status": "running", "buildkit": "v0.12.5",
          "platforms": ["linux/amd64", "linux/amd64/v2", "linux/arm64", "linux/arm/v7"]}]}]
     table = run_output("v0.11.2", "buildx", "ls", current="qemu", builders=builders)
-    res = by_target(buildx_builder(host(make_host, table, targets="linux/amd64,linux/arm64,linux/arm/v7")))
+    res = by_target(buildx_builder(host(table, targets="linux/amd64,linux/arm64,linux/arm/v7")))
     assert [res[t].data["how"] for t in ("linux/amd64", "linux/arm64", "linux/arm/v7")] == [
         "native", "emulated", "emulated"]
     assert res["linux/arm64"].summary == "node qemu0 of qemu (emulated)"
 
 
-def test_docker_driver_with_classic_store_warns_once(make_host):
+def test_docker_driver_with_classic_store_warns_once(host):
     table = run_output("v0.12.1", "buildx", "ls")  # current: default (docker driver)
-    results = buildx_builder(host(make_host, table))
+    results = buildx_builder(host(table))
     res = by_target(results)
     assert res["linux/amd64"].status is Status.OK and res["linux/amd64"].data["how"] == "native"
     assert res["linux/arm64"].status is Status.FAIL
     warn = res[None]
     assert warn.status is Status.WARN and "cannot export a multi-platform image" in warn.summary
     assert "--driver docker-container" in warn.remediation
-    single = by_target(buildx_builder(host(make_host, table, targets="linux/amd64")))
+    single = by_target(buildx_builder(host(table, targets="linux/amd64")))
     assert None not in single
 
 
-def test_containerd_image_store_has_no_driver_warning(make_host):
-    info = json.loads((DATA / "info-20.10.json").read_text())
+def test_containerd_image_store_has_no_driver_warning(host):
+    info = json.loads(docker_data("info-20.10.json"))
     info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]  # derived: a containerd-store daemon
     table = run_output("v0.12.1", "buildx", "ls")
-    assert None not in by_target(buildx_builder(host(make_host, table, info=json.dumps(info))))
+    assert None not in by_target(buildx_builder(host(table, info=json.dumps(info))))
 
 
-def test_json_format_is_used_when_supported_and_the_table_marks_the_current(make_host):
+def test_json_format_is_used_when_supported_and_the_table_marks_the_current(host):
     table = run_output("v0.14.0", "buildx", "ls", current="multi")
     ls_json = run_output("v0.14.0", "buildx", "ls", "--format", "json")
-    ctx = host(make_host, table, ls_json)
+    ctx = host(table, ls_json)
     res = by_target(buildx_builder(ctx))
     assert res["linux/arm64"].data == {"builder": "multi", "driver": "docker-container", "node": "multi1",
                                        "how": "native"}
@@ -168,26 +166,34 @@ def test_json_format_is_used_when_supported_and_the_table_marks_the_current(make
     assert [c[0] for c in ctx.runner.calls][-2:] == [LS_JSON, LS]
 
 
-def test_stopped_node_lists_no_platforms(make_host):
+def test_stopped_node_lists_no_platforms(host):
     builders = [{"name": "idle", "driver": "docker-container", "nodes": [
         {"name": "idle0", "endpoint": "unix:///var/run/docker.sock", "status": "inactive", "buildkit": "",
          "platforms": []}]}]
     table = run_output("v0.12.1", "buildx", "ls", current="idle", builders=builders)
-    res = by_target(buildx_builder(host(make_host, table)))
+    res = by_target(buildx_builder(host(table)))
     assert res["linux/amd64"].status is Status.FAIL
     assert any("not running" in d and "idle0" in d for d in res["linux/amd64"].details)
     assert "--bootstrap" in res["linux/amd64"].remediation
 
 
-def test_daemon_down_skips(make_host):
-    ctx = host(make_host, "", version_file="version-down.json")
+def test_daemon_down_skips(host):
+    ctx = host("", version_file="version-down.json")
     (res,) = buildx_builder(ctx)
-    assert res.status is Status.SKIP and "daemon is down" in res.summary
+    assert res.status is Status.SKIP and res.summary == "the Docker daemon is not running: builders cannot be listed"
+    assert "systemctl start docker" in res.remediation
     assert all(c[0][1] != "buildx" for c in ctx.runner.calls)
 
 
-def test_hung_ls_costs_one_timeout(make_host):
-    ctx = host(make_host, "")
+def test_unreachable_docker_host_is_said_in_words(host):
+    (res,) = buildx_builder(host("", version_file="version-down.json", env={"DOCKER_HOST": "tcp://127.0.0.1:1"}))
+    assert res.summary == ("the Docker endpoint DOCKER_HOST=tcp://127.0.0.1:1 cannot be reached: "
+                           "builders cannot be listed")
+    assert "unset DOCKER_HOST" in res.remediation and "Start" not in res.remediation
+
+
+def test_hung_ls_costs_one_timeout(host):
+    ctx = host("")
     ctx.runner.commands[LS_JSON] = CommandResult(LS_JSON, None, timed_out=True, timeout=10)
     (res,) = buildx_builder(ctx)
     assert res.status is Status.FAIL and "timed out after 10s" in res.summary and res.remediation

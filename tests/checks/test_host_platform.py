@@ -3,9 +3,12 @@
 import pytest
 
 from mab_doctor.checks.host_platform import host_platform
-from mab_doctor.host.hostinfo import arm_cpu_variant, dpkg_architecture
-from mab_doctor.core.model import Status
 from elfbuild import build_elf
+from helpers import host
+from mab_doctor.checks.binfmt_handlers import binfmt_handlers
+from mab_doctor.checks.binfmt_persist import binfmt_persist
+from mab_doctor.core.model import Status
+from mab_doctor.host.hostinfo import arm_cpu_variant, dpkg_architecture, emulated_targets, is_native, native_map
 
 DPKG = "Package: dpkg\nStatus: install ok installed\nArchitecture: {arch}\nVersion: 1.21.22\n"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
@@ -94,3 +97,22 @@ def test_truncated_userland_elf_is_reported_not_a_crash(make_host):
     res = host_platform(make_host(files))
     assert res.status is Status.OK and res.data["oci_platform"] == "linux/amd64"  # from dpkg instead
     assert any("truncated ELF header (30 of 64 bytes)" in d for d in res.details)
+
+
+def test_one_native_rule_for_checks_and_reports():
+    ctx = host("pi-zero-raspbian", targets="linux/amd64,linux/arm/v5,linux/arm/v6,linux/arm/v7")
+    assert native_map(ctx) == {"linux/amd64": False, "linux/arm/v5": True, "linux/arm/v6": True,
+                               "linux/arm/v7": False}
+    assert [str(t) for t in emulated_targets(ctx)] == ["linux/amd64", "linux/arm/v7"]
+    assert [is_native(ctx, t) for t in ctx.targets] == list(native_map(ctx).values())
+    said_native = [r.summary.startswith("native") for r in binfmt_handlers(ctx)]
+    assert said_native == [r.summary.startswith("native") for r in binfmt_persist(ctx)] == [False, True, True, False]
+
+
+def test_unknown_host_runs_nothing_natively_and_native_map_never_raises(make_host):
+    ctx = make_host(tree("pdp11", "2.11", b"", None), targets="linux/amd64,linux/386")
+    assert native_map(ctx) == {"linux/amd64": False, "linux/386": False}
+    assert len(emulated_targets(ctx)) == 2
+    broken = make_host({"/proc/sys/kernel/arch": "x86_64\n"}, targets="linux/amd64")
+    broken.distro = lambda: 1 / 0  # host facts cannot be computed at all
+    assert native_map(broken) == {"linux/amd64": False}

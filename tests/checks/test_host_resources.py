@@ -4,6 +4,7 @@ import json
 
 from mab_doctor.checks.host_resources import docker_data_root, host_resources
 from mab_doctor.core.model import Status
+from mab_doctor.engines.docker import DAEMON_JSON, daemon_config, read_json
 
 MEMINFO = """MemTotal:       {total} kB
 MemFree:         {free} kB
@@ -21,17 +22,16 @@ SReclaimable:      10000 kB
 CPU = "processor\t: {n}\nmodel name\t: Test CPU\n\n"
 
 
-def files(total_kib, cpus, daemon_json=None):
-    tree = {"/proc/meminfo": MEMINFO.format(total=total_kib, free=total_kib // 2),
-            "/proc/cpuinfo": "".join(CPU.format(n=i) for i in range(cpus)),
-            "/proc/sys/kernel/arch": "x86_64\n", "/proc/sys/kernel/osrelease": "6.1.0\n"}
+def files(base, total_kib, cpus, daemon_json=None):
+    tree = {**base, "/proc/meminfo": MEMINFO.format(total=total_kib, free=total_kib // 2),
+            "/proc/cpuinfo": "".join(CPU.format(n=i) for i in range(cpus))}
     if daemon_json is not None:
         tree["/etc/docker/daemon.json"] = daemon_json
     return tree
 
 
-def test_big_enough_host_is_ok(make_host):
-    res = host_resources(make_host(files(8 * 1024 * 1024, 4)))
+def test_big_enough_host_is_ok(make_host, base_host):
+    res = host_resources(make_host(files(base_host, 8 * 1024 * 1024, 4)))
     assert res.status in (Status.OK, Status.WARN)  # disk depends on the filesystem holding the test tree
     assert res.data["memory_total_gib"] == 8.0 and res.data["cpus"] == 4
     assert res.data["data_root"] == "/var/lib/docker"
@@ -39,21 +39,23 @@ def test_big_enough_host_is_ok(make_host):
         assert "free" in res.summary and "memory" not in res.summary
 
 
-def test_pi_zero_sized_host_warns_on_memory_and_cpus(make_host):
-    res = host_resources(make_host(files(444 * 1024, 1)))
+def test_pi_zero_sized_host_warns_on_memory_and_cpus(make_host, base_host):
+    res = host_resources(make_host(files(base_host, 444 * 1024, 1)))
     assert res.status is Status.WARN
     assert "0.43 GiB memory < 2 GiB" in res.summary and "1 CPU < 2" in res.summary
     assert res.remediation
 
 
-def test_data_root_from_daemon_json(make_host):
-    ctx = make_host(files(8 << 20, 2, json.dumps({"data-root": "/srv/docker", "experimental": True})))
+def test_data_root_from_daemon_json(make_host, base_host):
+    ctx = make_host(files(base_host, 8 << 20, 2, json.dumps({"data-root": "/srv/docker", "experimental": True})))
     assert docker_data_root(ctx) == ("/srv/docker", "/etc/docker/daemon.json 'data-root'")
+    # one reader of daemon.json per run: docker-experimental sees the very same parse
+    assert daemon_config(ctx) is read_json(ctx, DAEMON_JSON) and daemon_config(ctx).data["experimental"] is True
     res = host_resources(ctx)
     assert any("measured at /" in d for d in res.details)
 
 
-def test_corrupt_daemon_json_falls_back_and_says_so(make_host):
-    ctx = make_host(files(8 << 20, 2, '{"data-root": "/srv/docker",'))
+def test_corrupt_daemon_json_falls_back_and_says_so(make_host, base_host):
+    ctx = make_host(files(base_host, 8 << 20, 2, '{"data-root": "/srv/docker",'))
     root, origin = docker_data_root(ctx)
     assert root == "/var/lib/docker" and "not valid JSON" in origin

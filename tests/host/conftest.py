@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
+import binfmt_state  # on pythonpath (pyproject.toml)
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import binfmt_state  # noqa: E402
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache"
 

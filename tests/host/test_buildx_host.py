@@ -6,17 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from make_plugin import write_plugin
 from mab_doctor.cli import main
-from helpers import TESTS
-
-sys.path.insert(0, str(TESTS / "data" / "buildx-plugin"))
-from make_plugin import write_plugin  # noqa: E402
 
 ARGS = ["buildx", "buildx-builder", "--format", "json", "--no-plugins", "--platform", "linux/amd64,linux/arm64"]
 

@@ -1,0 +1,107 @@
+"""The parsed command line as one frozen value, and the usage error every command raises."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+FORMATS = ("text", "json", "junit", "github", "markdown")
+MAX_TIMEOUT = 3600.0   # one external command never needs more than an hour; larger values are typos
+_SHOWN = 60            # characters of a bad value repeated in an error message
+
+
+class UsageError(Exception):
+    """Bad command line: one line on stderr, exit code 2."""
+
+
+def shown(value: str) -> str:
+    """A user-given value as an error message quotes it: printable and at most a line long."""
+    text = value.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + f"... ({len(value)} characters)"
+
+
+@dataclass(frozen=True)
+class Sink:
+    """One report to produce: a format and where it goes (None: standard output)."""
+
+    format: str
+    output: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a command needs from the command line and the environment, validated."""
+
+    command: str                          # "run" for the default (run checks), else a command's name
+    names: tuple[str, ...] = ()           # check names (run, fix)
+    args: tuple[str, ...] = ()            # the command's own operands (explain NAME, inspect PATH ...)
+    platform_spec: str | None = None      # --platform as given (None: not given)
+    targets: tuple[Any, ...] = ()         # parsed targets, for commands that judge targets
+    target_source: str = "default"        # where the targets came from: --platform, MAB_PLATFORMS, default
+    sinks: tuple[Sink, ...] = (Sink("text"),)
+    ci: bool = False
+    strict: bool = False
+    verbose: bool = False
+    quiet: bool = False
+    color: str = "auto"
+    timeout: float = 10.0
+    root: str = "/"
+    plugins: bool = True
+    dry_run: bool = False
+    yes: bool = False
+    persist: bool = False
+    deep: bool = False
+    jobs: int = 8
+
+    @property
+    def format(self) -> str:
+        """The first (or only) report format."""
+        return self.sinks[0].format
+
+    @property
+    def output(self) -> str | None:
+        """The first (or only) report's file, None for standard output."""
+        return self.sinks[0].output
+
+
+def check_timeout(value: float) -> float:
+    """A finite number of seconds in (0, MAX_TIMEOUT]."""
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--timeout must be positive and finite, not {value:g}")
+    if value > MAX_TIMEOUT:
+        raise UsageError(f"--timeout {value:g}: at most {MAX_TIMEOUT:g} seconds")
+    return value
+
+
+def check_root(root: str) -> str:
+    """--root must name a readable directory."""
+    if root == "":
+        raise UsageError("--root: empty path (leave the option out for this machine)")
+    path = Path(root)
+    if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
+        raise UsageError(f"--root {shown(root)}: not a readable directory")
+    return root
+
+
+def resolve_targets(spec: str | None, env: Mapping[str, str]) -> tuple[tuple[Any, ...], str]:
+    """(targets, where they came from): --platform, else MAB_PLATFORMS, else the default three."""
+    from mab_doctor.host.platforms import DEFAULT_TARGETS, PlatformError, parse_platform_list
+
+    if spec is not None:
+        text, source = spec, "--platform"
+        if not spec.strip():
+            raise UsageError("--platform: empty list (give platforms such as linux/arm64,linux/arm/v7)")
+    elif env.get("MAB_PLATFORMS", "").strip():
+        text, source = env["MAB_PLATFORMS"], "MAB_PLATFORMS"
+    else:
+        text, source = ",".join(DEFAULT_TARGETS), "default"
+    try:
+        return parse_platform_list(text), source
+    except PlatformError as exc:
+        message = str(exc)
+        if len(message) > 200:
+            message = f"{shown(text)}: {message[:120]}..."
+        raise UsageError(f"{source}: {message}" if source == "MAB_PLATFORMS" else message) from None

@@ -1,0 +1,72 @@
+"""Turning a run into the Report value and writing it: the sinks, the GitHub step summary, the CI verdict."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mab_doctor.commands.options import Options, Sink, UsageError, shown
+from mab_doctor.commands.output import color_on, width, write
+
+
+def build_report(opts: Options, outcomes: list, ctx, wall_s: float):
+    """The one Report value of a run: host summary, targets with where they came from, rows, exit code."""
+    from mab_doctor.core.model import exit_code
+    from mab_doctor.host.hostinfo import host_summary, native_map
+    from mab_doctor.report.model import Report, TargetInfo
+
+    native = native_map(ctx)
+    targets = [TargetInfo(str(t), native.get(str(t), False), opts.target_source) for t in ctx.targets]
+    return Report.build(outcomes, host_summary(ctx), targets, exit_code(outcomes, strict=opts.strict), wall_s)
+
+
+def style(opts: Options, to_file: bool):
+    """How a renderer lays the report out for one destination."""
+    from mab_doctor.report.renderers import Style
+
+    return Style(color=color_on(opts) and not to_file, width=width(opts, to_file), unicode=_unicode_ok(),
+                 verbose=opts.verbose, quiet=opts.quiet)
+
+
+def _unicode_ok() -> bool:
+    try:
+        "✔✘‼·→—".encode(sys.stdout.encoding or "utf-8")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
+def render(report, sink: Sink, opts: Options) -> str:
+    """The report in one sink's format."""
+    from mab_doctor.report.renderers import renderer
+
+    return renderer(sink.format)(report, style(opts, sink.output is not None))
+
+
+def write_reports(opts: Options, report) -> None:
+    """Every --format to its --output (or standard output); GitHub also appends its step summary."""
+    for sink in opts.sinks:
+        write(render(report, sink, opts), sink.output)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if sink.format == "github" and summary_path:
+            from mab_doctor.report.renderers import step_summary
+
+            _append(summary_path, step_summary(report))
+
+
+def _append(path: str, text: str) -> None:
+    # GitHub collects every step's summary by appending; a path we cannot append to is the user's to fix.
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"GITHUB_STEP_SUMMARY {shown(path)}: {exc.strerror or exc}") from None
+
+
+def finish(opts: Options, report, code: int | None = None) -> int:
+    """The exit code; in CI mode the one-line verdict goes to stderr first."""
+    if opts.ci:
+        from mab_doctor.report.renderers import verdict
+
+        print(verdict(report) if code is None else verdict(report, code), file=sys.stderr)
+    return report.exit_code if code is None else code

@@ -1,0 +1,1 @@
+"""Test doubles for the host: a binfmt_misc that follows the kernel's rules, files, commands, packages."""

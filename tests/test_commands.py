@@ -1,0 +1,127 @@
+"""Command layer: per-command help, options each command accepts, the usage fixes, `report FILE`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import HOSTS
+from mab_doctor.cli import main, parse
+from mab_doctor.commands import COMMANDS
+
+DEBIAN = str(HOSTS / "debian-12-amd64-qemu")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, usage", [
+    (["explain", "--help"], "usage: mab-doctor explain"),
+    (["inspect", "--help"], "usage: mab-doctor inspect"),
+    (["help", "fix"], "usage: mab-doctor fix"),
+    (["help", "report"], "usage: mab-doctor report"),
+    (["help"], "usage: mab-doctor [-h]"),
+    (["--help"], "usage: mab-doctor [-h]"),
+])
+def test_each_command_has_its_own_help(capsys, argv, usage):
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and out.startswith(usage) and err == ""
+
+
+def test_top_help_lists_every_command_and_command_help_only_its_options(capsys):
+    _, top, _ = run(capsys, "help")
+    assert all(f"  {c.name}" in top for c in COMMANDS)
+    _, explain, _ = run(capsys, "help", "explain")
+    assert "--format" in explain and "--platform" not in explain and "--fix" not in explain
+    _, fix, _ = run(capsys, "help", "fix")
+    assert "--dry-run" in fix and "--persist" in fix and "--output" not in fix
+
+
+def test_help_of_an_unknown_command_is_a_usage_error(capsys):
+    code, out, err = run(capsys, "help", "frobnicate")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "unknown command 'frobnicate'" in err
+
+
+def test_platforms_are_only_read_by_commands_that_judge_targets(capsys, monkeypatch):
+    monkeypatch.setenv("MAB_PLATFORMS", "garbage")
+    code, out, _ = run(capsys, "list", "--no-plugins")
+    assert code == 0 and "binfmt-handlers" in out
+    code, _, err = run(capsys, "--root", DEBIAN, "--no-plugins")
+    assert code == 2 and err.startswith("mab-doctor: error: MAB_PLATFORMS: ")
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--platform", ""], "--platform: empty list"),
+    (["--output", ""], "--output: empty file name"),
+    (["--root", ""], "--root: empty path"),
+    (["list", "binfmt-handlers"], "list takes no arguments"),
+    (["platform", "extra"], "platform takes no arguments"),
+    (["--timeout", "nan"], "--timeout must be positive and finite"),
+    (["--timeout", "inf"], "--timeout must be positive and finite"),
+    (["--timeout", "1e9"], "at most 3600 seconds"),
+    (["report"], "report takes exactly one saved JSON report"),
+    (["help", "fix", "undo"], "help takes at most one command name"),
+])
+def test_usage_errors_are_one_line(capsys, argv, phrase):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and phrase in err
+
+
+def test_a_huge_platform_list_is_not_echoed_back(capsys):
+    code, _, err = run(capsys, "--platform", "x" * 100_000)
+    assert code == 2 and err.count("\n") == 1 and len(err) < 400
+
+
+def test_undo_accepts_yes(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
+    code, out, _ = run(capsys, "undo", "--yes")
+    assert code == 0 and "Nothing to undo" in out
+
+
+def test_the_command_word_may_follow_options():
+    opts = parse(["--format", "json", "list"])
+    assert opts.command == "list" and opts.format == "json"
+    opts = parse(["--platform", "linux/arm64", "inspect", "some/file"])
+    assert opts.command == "inspect" and opts.args == ("some/file",) and str(opts.targets[0]) == "linux/arm64"
+
+
+def test_options_are_frozen_and_fix_is_its_own_command():
+    opts = parse(["--fix", "--dry-run", "binfmt-handlers"])
+    assert opts.command == "fix" and opts.dry_run and opts.names == ("binfmt-handlers",)
+    assert parse(["fix", "--dry-run"]).command == "fix"
+    with pytest.raises(Exception):
+        opts.yes = True  # type: ignore[misc]
+    assert parse(["--root", DEBIAN]).target_source == "default"
+    assert parse(["--platform", "linux/arm64", "--root", DEBIAN]).target_source == "--platform"
+
+
+def test_report_re_renders_a_saved_json_report(capsys, tmp_path, validate_report):
+    saved = tmp_path / "run.json"
+    code, _, _ = run(capsys, "--root", DEBIAN, "--no-plugins", "--format", "json", "--output", str(saved))
+    data = validate_report(saved.read_text())
+    assert data["exit_code"] == code and data["target_details"][0]["source"] == "default"
+    again, out, _ = run(capsys, "report", str(saved), "--format", "json")
+    assert again == code and json.loads(out)["results"] == data["results"]
+    again, out, _ = run(capsys, "report", str(saved), "--format", "markdown")
+    assert again == code and "| status | check | target | summary | remediation |" in out
+    again, out, _ = run(capsys, "report", str(saved), "--format", "junit", "--output", str(tmp_path / "r.xml"))
+    assert again == code and out == "" and "<testsuite" in (tmp_path / "r.xml").read_text()
+    code, text, _ = run(capsys, "report", str(saved))
+    assert "binfmt_misc mount" in text and text.rstrip().endswith(f"exit {data['exit_code']}")
+
+
+@pytest.mark.parametrize("content, phrase", [
+    (b"[1, 2]", "report"), (b"{\"schema\": \"other/v9\"}", "schema"), (b"\xff\xfe", "report"),
+    (b"[" * 100_000, "report"),
+])
+def test_report_refuses_what_is_not_a_report(capsys, tmp_path, content, phrase):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    code, out, err = run(capsys, "report", str(bad))
+    assert code == 2 and out == "" and err.count("\n") == 1 and phrase in err
+    code, _, err = run(capsys, "report", str(tmp_path / "missing.json"))
+    assert code == 2 and "No such file" in err
