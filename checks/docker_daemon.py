@@ -28,7 +28,8 @@ def docker_daemon(ctx: Context) -> Result:
     if not facts.up:
         summary = {"down": "daemon is not running", "denied": "permission denied on the daemon's socket",
                    "hung": "daemon did not answer (timed out)",
-                   "unreachable": f"{facts.endpoint} does not reach a Docker daemon"}.get(facts.state, "the docker CLI failed")
+                   "unreachable": f"{facts.endpoint} does not reach a Docker daemon",
+                   }.get(facts.state, "the docker CLI failed")
         return Result.fail(f"{summary}: {facts.message}", details=details, data=data, remediation=facts.remedy)
     server, info = facts.server or {}, facts.info or {}
     version, arch = server.get("Version", "?"), server.get("Arch", "?")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from mab_doctor.api import Context, Fix, Result, check
-from mab_doctor.engines.docker import cli_config, docker_facts, read_json
+from mab_doctor.engines.docker import DAEMON_JSON, cli_config, daemon_config, docker_facts
 from mab_doctor.fix import actions
 from mab_doctor.host.matrix import requirement, version_lt
-
-DAEMON_JSON = "/etc/docker/daemon.json"
 
 
 def daemon_cmdline_flag(ctx: Context) -> bool | None:
@@ -45,7 +43,7 @@ def docker_experimental(ctx: Context) -> Result:
     upgrade to Docker 20.10 or newer. Fix a corrupt JSON file at the line and column shown.
     """
     facts = docker_facts(ctx)
-    config, daemon = cli_config(ctx), read_json(ctx, DAEMON_JSON)
+    config, daemon = cli_config(ctx), daemon_config(ctx)
     broken = [f.error for f in (config, daemon) if f.error]
     if broken:
         return Result.fail(f"corrupt JSON: {broken[0]}", details=broken, data={"errors": broken},

@@ -20,8 +20,8 @@ CAPTURED = TESTS / "data" / "captured"
 MP = "/proc/sys/fs/binfmt_misc"
 # Debian 12's qemu-user-static handler for arm64, exactly as its binfmt.d file registers it.
 DEBIAN_AARCH64 = (":qemu-aarch64:M::\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00"
-                  "\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff"
-                  "\\xfe\\xff\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF")
+                  "\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff"
+                  "\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF")
 
 DOCKER = "/usr/bin/docker"
 VERSION = (DOCKER, "version", "--format", "{{json .}}")

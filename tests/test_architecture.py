@@ -106,7 +106,14 @@ def test_the_repository_explains_itself_without_outside_documents():
     import re
 
     words = re.compile(r"\bSPEC\b|matrix\.md|research/|peers\.md|user-pains|style-anchors")
-    texts = [PROJECT / "README.md", *(PROJECT / "docs").glob("*.md"), *(p for p in MODULES.values())]
+    texts = [PROJECT / "README.md", *(PROJECT / "docs").glob("*.md"), *MODULES.values(),
+             *(PROJECT / "doctor" / "data").glob("*.json")]
     hits = [f"{p.relative_to(PROJECT)}: {m.group(0)}" for p in texts if p.exists()
             for m in words.finditer(p.read_text())]
     assert not hits, "\n".join(hits)
+
+
+def test_every_check_has_its_own_test_module():
+    missing = [p.stem for p in (PROJECT / "checks").glob("*.py")
+               if p.stem != "__init__" and not (PROJECT / "tests" / "checks" / f"test_{p.stem}.py").exists()]
+    assert not missing, f"checks without tests/checks/test_<name>.py: {missing}"

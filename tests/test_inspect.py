@@ -1,4 +1,4 @@
-"""`inspect`: ELF files, trees and local images in the platform vocabulary (SPEC section 6)."""
+"""`inspect`: ELF files, trees and local images in the platform vocabulary."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ ENVIRONMENT_VERSION_FIELDS = ("version", "kernel", "binfmt_support", "qemu_user_
 # Fields that may be named in "unverified": facts about the release, not its identity or our notes.
 ENVIRONMENT_FACT_FIELDS = {"name", "kernel", "binfmt_support", "qemu_user_static", "docker", "podman", "buildah"}
 
-# Check names from SPEC section 3.
+# The built-in check names.
 SPEC_CHECKS = {
     "host-platform", "emulation-self", "float-abi", "host-resources", "kernel-version", "binfmt-kernel",
     "binfmt-mount", "binfmt-handlers", "binfmt-exec", "binfmt-persist", "docker-cli", "docker-daemon",
@@ -142,7 +142,7 @@ def test_specific_thresholds(requirements):
 
 
 def test_unverified_facts_are_marked(requirements):
-    # research/matrix.md marks these facts U (unverified).
+    # The matrix marks these facts unverified.
     assert requirements["podman-multiplatform"]["verified"] is False
     assert requirements["pyelftools-arm-attributes"]["verified"] is False
     assert requirements["qemu-user-static"]["verified"] is False

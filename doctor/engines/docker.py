@@ -111,7 +111,8 @@ class DockerFacts:
         """What to do about ``problem``."""
         if self.state == "unreachable":
             name = self.endpoint.split("=", 1)[0]
-            how = ("point it at a running daemon (e.g. unix:///var/run/docker.sock, or the right tcp://host:port)"
+            how = ("start the daemon that should listen there, point it at a running daemon (e.g. "
+                   "unix:///var/run/docker.sock, or the right tcp://host:port)"
                    if name == "DOCKER_HOST" else "pick an existing context (`docker context ls`)")
             return f"{self.endpoint} is wrong or unreachable: {how}, or `unset {name}` to use the default daemon."
         return REMEDY.get(self.state, "Run `docker version` and read the daemon's log (`journalctl -u docker`).")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
+from mab_doctor.core.commands import SubprocessRunner
 from mab_doctor.core.files import write_atomically
 
 
@@ -95,12 +95,11 @@ class RealHostWriter:
         Path(path).unlink(missing_ok=True)
 
     def run(self, argv: Sequence[str], timeout: float) -> RunResult:
-        try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+        # The same runner the checks use: its own process group, killed whole on a timeout
+        # (a package manager leaves children behind otherwise).
+        res = SubprocessRunner()(argv, timeout=timeout)
+        if res.timed_out:
             return RunResult(124, f"timed out after {timeout:g} s")
-        except OSError as exc:
-            return RunResult(127, exc.strerror or str(exc))
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        return RunResult(proc.returncode, tail[0])
+        if res.returncode is None:
+            return RunResult(127, res.error or ("not installed" if res.missing else res.describe()))
+        return RunResult(res.returncode, res.last_line)

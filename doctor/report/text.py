@@ -165,6 +165,7 @@ def render(report: Report, style: "Style") -> str:
     p = _Printer(style)
     if not style.quiet:
         header(p, report)
+        p.line()
         p.console.print(grid_table(p, report))
     category = None
     for row in report.rows:

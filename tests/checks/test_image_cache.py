@@ -123,7 +123,8 @@ def test_docker_down_with_podman_reports_podman_only(host):
 
 def test_no_daemon_and_no_podman_skips(host):
     res = image_cache(host({}, docker="down"))
-    assert res.status is Status.SKIP and res.summary.startswith("no image store to inspect: the Docker daemon is not running; ")
+    assert res.status is Status.SKIP
+    assert res.summary.startswith("no image store to inspect: the Docker daemon is not running; ")
     assert "Podman not installed" in res.summary
     missing = image_cache(host({}, docker=None))
     assert missing.status is Status.SKIP and "docker is not installed" in missing.summary

@@ -85,7 +85,9 @@ def test_private_daemon_with_and_without_experimental_then_stopped(capsys, monke
         time.sleep(0.25)
     code, res = doctor(capsys, monkeypatch, "docker-daemon", DOCKER_HOST=sock)
     assert code == 1 and res["docker-daemon"]["status"] == "fail"
-    assert res["docker-daemon"]["summary"].startswith("daemon is not running")
+    # DOCKER_HOST chose the endpoint: the doctor cannot tell a stopped daemon from a wrong address.
+    assert res["docker-daemon"]["summary"].startswith(f"DOCKER_HOST={sock} does not reach a Docker daemon")
+    assert "start the daemon that should listen there" in res["docker-daemon"]["remediation"]
 
 
 def test_hung_socket_costs_one_timeout_per_run(monkeypatch, tmp_path):
