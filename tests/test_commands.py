@@ -125,3 +125,40 @@ def test_report_refuses_what_is_not_a_report(capsys, tmp_path, content, phrase):
     assert code == 2 and out == "" and err.count("\n") == 1 and phrase in err
     code, _, err = run(capsys, "report", str(tmp_path / "missing.json"))
     assert code == 2 and "No such file" in err
+
+
+# Every command line the README showed before the command layer was rebuilt, with what it must mean.
+README_LINES = [
+    ("mab-doctor", "run", {}),
+    ("mab-doctor --fix", "fix", {}),
+    ("mab-doctor --fix --yes", "fix", {"yes": True}),
+    ("mab-doctor --fix --dry-run --platform linux/arm64,linux/riscv64", "fix", {"dry_run": True}),
+    ("mab-doctor --fix --yes --platform linux/arm64,linux/riscv64", "fix", {"yes": True}),
+    ("mab-doctor --fix binfmt-handlers --dry-run --yes --persist", "fix", {"names": ("binfmt-handlers",),
+                                                                        "persist": True}),
+    ("mab-doctor --format json", "run", {"format": "json"}),
+    ("mab-doctor --platform linux/arm64,linux/riscv64 -q", "run", {"quiet": True}),
+    (f"mab-doctor --root {DEBIAN} --platform linux/arm/v6,linux/arm/v7,linux/arm64", "run", {"root": DEBIAN}),
+    ("mab-doctor --ci -q --platform linux/amd64,linux/arm64", "run", {"ci": True, "quiet": True}),
+    ("mab-doctor --ci --platform linux/amd64,linux/arm64 --format github --format junit --output mab-doctor.xml "
+     "--format text --output mab-doctor.txt", "run", {"ci": True}),
+    ("mab-doctor undo", "undo", {}),
+    ("mab-doctor list", "list", {}),
+    ("mab-doctor explain binfmt-mount", "explain", {"args": ("binfmt-mount",)}),
+    ("mab-doctor platform", "platform", {}),
+    ("mab-doctor matrix", "matrix", {}),
+    ("mab-doctor inspect rootfs --platform linux/arm64", "inspect", {"args": ("rootfs",)}),
+    ("mab-doctor inspect IMAGE --deep", "inspect", {"args": ("IMAGE",), "deep": True}),
+]
+
+
+@pytest.mark.parametrize("line, command, expected", README_LINES)
+def test_every_earlier_readme_command_line_keeps_its_meaning(line, command, expected, monkeypatch):
+    monkeypatch.delenv("MAB_PLATFORMS", raising=False)
+    opts = parse(line.split()[1:], env={})
+    assert opts.command == command
+    for name, value in expected.items():
+        assert getattr(opts, name) == value, name
+    if "--platform" in line:
+        given = line.split("--platform ")[1].split()[0]
+        assert ",".join(str(t) for t in opts.targets) == given
