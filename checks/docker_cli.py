@@ -33,7 +33,7 @@ def docker_cli(ctx: Context) -> Result:
     data = {"binary": facts.binary, "version": version, "api_version": facts.client.get("ApiVersion"),
             "context": facts.client.get("Context"), "docker_host": ctx.env.get("DOCKER_HOST"),
             "other_copies": copies[1:]}
-    details.append(f"talks to {endpoint(ctx, facts)}")
+    details.append(f"talks to {endpoint(facts)}")
     if facts.state == "refused":
         return Result.ok(f"{facts.binary} (version not checked on a foreign --root)", details=details, data=data)
     if not version:
@@ -43,4 +43,4 @@ def docker_cli(ctx: Context) -> Result:
     if version_lt(version, req.minimum):
         return Result.fail(f"docker {version} is older than {req.minimum}: no CLI plugins, so no buildx",
                            details=details, data=data, remediation=req.remediation)
-    return Result.ok(f"docker {version} ({facts.binary}), {endpoint(ctx, facts)}", details=details, data=data)
+    return Result.ok(f"docker {version} ({facts.binary}), {endpoint(facts)}", details=details, data=data)

@@ -21,16 +21,13 @@ def docker_daemon(ctx: Context) -> Result:
     How to fix: start the daemon, or fix the socket permission (docker group, sudo, rootless Docker).
     """
     facts = docker_facts(ctx)
-    details = [f"endpoint: {endpoint(ctx, facts)}", f"`{facts.command}`: {facts.message or facts.state}"]
+    details = [f"endpoint: {endpoint(facts)}", f"`{facts.command}`: {facts.message or facts.state}"]
     data = {"state": facts.state}
     if facts.state == "refused":
         return Result.skip("the daemon is not contacted on a foreign --root", details=details, data=data)
     if not facts.up:
-        summary = {"down": "daemon is not running", "denied": "permission denied on the daemon's socket",
-                   "hung": "daemon did not answer (timed out)",
-                   "unreachable": f"{facts.endpoint} does not reach a Docker daemon",
-                   }.get(facts.state, "the docker CLI failed")
-        return Result.fail(f"{summary}: {facts.message}", details=details, data=data, remediation=facts.remedy)
+        return Result.fail(f"{facts.problem}: {facts.message}", details=details, data=data,
+                           remediation=facts.remedy)
     server, info = facts.server or {}, facts.info or {}
     version, arch = server.get("Version", "?"), server.get("Arch", "?")
     rootless = any("rootless" in str(opt) for opt in info.get("SecurityOptions") or [])

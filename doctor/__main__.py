@@ -1,4 +1,4 @@
-"""Entry point for ``python -m doctor``."""
+"""Entry point for ``python -m mab_doctor``."""
 
 import sys
 

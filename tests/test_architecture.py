@@ -46,6 +46,8 @@ def imports_of(path: Path, module: str) -> set[str]:
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Dict):  # a registry of modules loaded by name is an import all the same
+            found |= {v.value for v in node.values if isinstance(v, ast.Constant) and v.value in MODULES}
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module" and node.args \
                 and isinstance(node.args[0], ast.JoinedStr):
             found.add("mab_doctor.commands")  # the command table loads its own modules by name
@@ -53,6 +55,20 @@ def imports_of(path: Path, module: str) -> set[str]:
 
 
 GRAPH = {m: imports_of(p, m) for m, p in MODULES.items()}
+
+
+def test_modules_loaded_by_name_are_seen():
+    assert "mab_doctor.report.text" in GRAPH["mab_doctor.report.renderers"]
+
+
+def test_every_command_names_known_option_groups_and_an_existing_module():
+    from mab_doctor.commands import COMMANDS, RUN
+    from mab_doctor.commands.arguments import GROUPS
+
+    for command in (RUN, *COMMANDS):
+        assert set(command.groups) <= set(GROUPS), command.name
+        if command.name != "help":  # help is answered by the parser itself
+            assert f"mab_doctor.commands.{command.module}" in MODULES, command.name
 
 
 def test_every_module_is_in_a_layer():

@@ -35,7 +35,7 @@ def run(capsys, *argv):
     (["--root", "/definitely/not/here"], "--root /definitely/not/here: not a readable directory"),
     (["--format", "yaml"], "invalid choice: 'yaml'"),
     (["--timeout", "0"], "--timeout must be positive"),
-    (["explain"], "explain takes exactly one check name"),
+    (["explain"], "explain: the following arguments are required: NAME"),
     (["explain", "nope"], "unknown check 'nope'"),
     (["-v", "-q"], "cannot be combined"),
     (["--output", "/no/such/dir/r.json", "--root", DEBIAN], "--output /no/such/dir/r.json"),

@@ -63,7 +63,11 @@ def test_platforms_are_only_read_by_commands_that_judge_targets(capsys, monkeypa
     (["--timeout", "nan"], "--timeout must be positive and finite"),
     (["--timeout", "inf"], "--timeout must be positive and finite"),
     (["--timeout", "1e9"], "at most 3600 seconds"),
-    (["report"], "report takes exactly one saved JSON report"),
+    (["report"], "report: the following arguments are required: FILE"),
+    (["report", "a.json", "b.json"], "report: unrecognized arguments: b.json"),
+    (["inspect", ""], "an empty argument"),
+    (["explain", "a", "b"], "explain: unrecognized arguments: b"),
+    (["--platform", ",,"], "--platform: empty list"),
     (["help", "fix", "undo"], "help takes at most one command name"),
 ])
 def test_usage_errors_are_one_line(capsys, argv, phrase):
@@ -162,3 +166,59 @@ def test_every_earlier_readme_command_line_keeps_its_meaning(line, command, expe
     if "--platform" in line:
         given = line.split("--platform ")[1].split()[0]
         assert ",".join(str(t) for t in opts.targets) == given
+
+
+def test_text_fits_the_terminal_width_columns_asks_for(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, "--root", str(HOSTS / "armel-nas"), "--no-plugins", "-v")
+    # Only a command may be wider: a `fix:` line, or a quoted command alone on its line (never split).
+    wide = [line for line in out.splitlines() if len(line) > 80]
+    assert err == "" and all(line.lstrip().startswith("fix: ") or
+                             (line.strip().startswith("`") and line.strip().count("`") == 2) for line in wide), wide
+    prose = [line for line in out.splitlines() if line not in wide]
+    assert any(line.startswith("        ") and len(line) > 60 for line in prose)  # wrapped, indented
+
+
+def test_a_quoted_command_after_a_bracket_is_never_split():
+    from mab_doctor.report.text import wrap
+
+    text = "Install it (`sudo apt-get install podman`) and run it again, please, today."
+    for width in range(20, 70):
+        assert any("`sudo apt-get install podman`)" in line for line in wrap(text, width)), width
+
+
+def test_a_held_lock_or_a_bad_state_dir_is_one_line(capsys, monkeypatch, tmp_path):
+    from mab_doctor.fix.journal import fix_lock
+
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr("mab_doctor.fix.journal.fix_lock", lambda timeout=0.2: fix_lock(timeout=0.2))
+    with fix_lock():
+        code, out, err = run(capsys, "undo")
+    assert code == 1 and "another mab-doctor --fix holds" in out and out.count("\n") == 1 and err == ""
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", "/etc/passwd/x")
+    code, out, err = run(capsys, "undo")
+    assert code == 1 and out.startswith("mab-doctor: undo: ") and out.count("\n") == 1 and err == ""
+
+
+@pytest.mark.parametrize("change, phrase", [
+    ({"exit_code": 300}, "300 is not an exit code of mab-doctor"),
+    ({"exit_code": True}, "not an exit code"),
+    ({"results": None}, "broken mab-doctor report: results: "),
+])
+def test_report_refuses_broken_fields(capsys, tmp_path, change, phrase):
+    saved = tmp_path / "run.json"
+    run(capsys, "--root", DEBIAN, "--no-plugins", "--format", "json", "--output", str(saved))
+    data = {**json.loads(saved.read_text()), **change}
+    saved.write_text(json.dumps(data))
+    code, out, err = run(capsys, "report", str(saved))
+    assert code == 2 and out == "" and phrase in err and err.count("\n") == 1
+
+
+def test_report_takes_verbosity_and_help_takes_help(capsys, tmp_path):
+    saved = tmp_path / "run.json"
+    code, _, _ = run(capsys, "--root", DEBIAN, "--no-plugins", "--format", "json", "--output", str(saved))
+    again, quiet, _ = run(capsys, "report", str(saved), "-q")
+    assert again == code and "✔ OK" not in quiet and "FAIL" in quiet
+    for argv in (["help", "--help"], ["help", "-h"]):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0 and out.startswith("usage: mab-doctor help")

@@ -18,41 +18,47 @@ class Command:
     name: str
     module: str                      # mab_doctor.commands.<module>, with main(options) -> int
     summary: str
-    operands: str = ""               # usage text for the operands, "" for none
-    groups: tuple[str, ...] = ()     # option groups (see mab_doctor.cli.GROUPS)
+    operand: tuple[str, str | None, str] | None = None  # (metavar, argparse nargs, help); None: takes none
+    groups: tuple[str, ...] = ()     # option groups, from mab_doctor.commands.arguments.GROUPS
     details: str = ""                # a paragraph for `help COMMAND`
 
 
 # The default command has no word: `mab-doctor [NAME ...]` runs checks.
 RUN = Command("run", "run", "run checks (all when no NAME is given; a NAME also runs what it requires)",
-              "[NAME ...]", ("targets", "report", "checks", "host", "fixing", "output"),
+              ("NAME", "*", "checks to run (default: all; each also runs what it requires)"),
+              ("targets", "report", "checks", "host", "fixing", "output"),
               "Exit 0 when nothing failed (WARN and SKIP allowed unless --strict), 1 when a check "
               "failed or broke, 2 on a usage error.")
 
 COMMANDS = (
-    Command("fix", "fix", "apply the fixes the checks found (root), then check again", "[NAME ...]",
+    Command("fix", "fix", "apply the fixes the checks found (root), then check again",
+            ("NAME", "*", "checks whose problems to fix (default: all)"),
             ("targets", "checks", "host", "fix", "output"),
             "Plans the fixes from a fresh run, shows the plan, asks (on a terminal) or needs --yes, applies "
             "each step through a journal, runs the checks again and shows what changed. Same as "
             "`mab-doctor --fix`. Exit 0 only when every selected check passes afterwards."),
-    Command("undo", "undo", "revert the last --fix exactly, from its journal", "", ("undo", "output"),
+    Command("undo", "undo", "revert the last --fix exactly, from its journal", None, ("undo", "output"),
             "Restores every binfmt_misc entry and file the last --fix changed, newest step first; also "
             "completes a --fix that was interrupted half-way. Packages it installed stay installed."),
-    Command("list", "listing", "checks: name, category, title, fixable, source", "", ("view", "plugins", "output")),
-    Command("explain", "explain", "what a check verifies, why it matters, how to fix it", "NAME",
+    Command("list", "listing", "checks: name, category, title, fixable, source", None,
             ("view", "plugins", "output")),
-    Command("platform", "platform", "this host in every platform vocabulary", "", ("view", "host", "output")),
+    Command("explain", "explain", "what a check verifies, why it matters, how to fix it",
+            ("NAME", None, "a check name (`mab-doctor list` shows them)"),
+            ("view", "plugins", "output")),
+    Command("platform", "platform", "this host in every platform vocabulary (reads files, starts nothing)",
+            None, ("view", "root", "output")),
     Command("inspect", "inspect", "what ELF files, trees and local images really are, and if they run here",
-            "PATH|IMAGE ...", ("view", "inspect", "host", "output"),
+            ("PATH", "+", "ELF files, directories, or local Docker/Podman image references"),
+            ("view", "inspect", "host", "output"),
             "Exit 1 when no input could be read, or when --platform is given and an input (or any file "
             "of a tree or image) is for another platform."),
-    Command("matrix", "matrix", "the compatibility matrix and known environments, with sources", "",
+    Command("matrix", "matrix", "the compatibility matrix and known environments, with sources", None,
             ("view", "output")),
-    Command("report", "report_file", "re-render a saved JSON report in any format", "FILE",
-            ("report", "output"),
+    Command("report", "report_file", "re-render a saved JSON report in any format",
+            ("FILE", None, "a report written by `mab-doctor --format json`"), ("report", "verbosity", "output"),
             "Reads a report written by `mab-doctor --format json` and renders it again; exits with the "
             "exit code the report recorded."),
-    Command("help", "help", "help for one command", "[COMMAND]", ()),
+    Command("help", "help", "help for one command", ("COMMAND", "?", "a command name"), ()),
 )
 
 BY_NAME = {c.name: c for c in COMMANDS}

@@ -18,12 +18,23 @@ NEEDS_ROOT = ("mab-doctor: --fix changes the kernel's binfmt_misc and needs root
 
 def main(opts: Options) -> int:
     """Plan, confirm, apply and verify; exit 0 only if every selected check passes afterwards."""
-    from mab_doctor.fix.journal import FixError, Journal, apply, fix_lock
-    from mab_doctor.fix.plan import make_plan, resolver
+    from mab_doctor.fix.journal import FixError
 
     if not os.path.samefile(opts.root, "/"):
         raise UsageError("--fix works on the live host only, not with --root")
     console = make_console(opts)
+    try:
+        return _fix(opts, console)
+    except (FixError, OSError) as exc:  # the lock is held, or the state directory cannot be used
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        print(f"mab-doctor: --fix: {getattr(exc, 'strerror', None) or exc}{where}", file=sys.stderr)
+        return 1
+
+
+def _fix(opts: Options, console) -> int:
+    from mab_doctor.fix.journal import FixError, Journal, apply, fix_lock
+    from mab_doctor.fix.plan import make_plan, resolver
+
     with nullcontext() if opts.dry_run else fix_lock():
         before = _checked(opts)
         plan = make_plan(before.outcomes, persist=opts.persist)

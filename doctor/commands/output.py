@@ -21,12 +21,12 @@ def color_on(opts: Options, stream=None) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def width(opts: Options, to_file: bool) -> int | None:
-    """Columns to lay text out in: fixed for files and pipes (unless COLUMNS says), the terminal's else."""
+def width(opts: Options, to_file: bool) -> int:
+    """Columns to lay text out in: fixed for files, COLUMNS or the terminal's own, else the pipe width."""
     if to_file:
         return FILE_WIDTH
     if "COLUMNS" in os.environ or sys.stdout.isatty():
-        return None  # rich reads COLUMNS or asks the terminal
+        return _terminal_columns()
     return PIPE_WIDTH
 
 
@@ -46,15 +46,17 @@ def rich_text(opts: Options, draw: Callable, to_file: bool) -> str:
 
     buf = io.StringIO()
     color = color_on(opts) and not to_file
-    con = Console(file=buf, highlight=False, width=width(opts, to_file) or _terminal_columns(),
+    con = Console(file=buf, highlight=False, width=width(opts, to_file),
                   force_terminal=color, no_color=not color, color_system="standard" if color else None)
     draw(con)
     return buf.getvalue()
 
 
 def _terminal_columns() -> int:
+    # COLUMNS wins (it is how a user or a CI log asks for a width), then the terminal; 40 is a floor
+    # below which a report cannot be laid out at all.
     try:
-        return int(os.environ.get("COLUMNS") or os.get_terminal_size(sys.stdout.fileno()).columns)
+        return max(40, int(os.environ.get("COLUMNS") or os.get_terminal_size(sys.stdout.fileno()).columns))
     except (OSError, ValueError):
         return 80
 

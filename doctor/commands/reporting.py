@@ -24,16 +24,11 @@ def style(opts: Options, to_file: bool):
     """How a renderer lays the report out for one destination."""
     from mab_doctor.report.renderers import Style
 
-    return Style(color=color_on(opts) and not to_file, width=width(opts, to_file), unicode=_unicode_ok(),
-                 verbose=opts.verbose, quiet=opts.quiet)
+    from mab_doctor.report.renderers import unicode_ok
 
-
-def _unicode_ok() -> bool:
-    try:
-        "✔✘‼·→—".encode(sys.stdout.encoding or "utf-8")
-        return True
-    except (UnicodeEncodeError, LookupError):
-        return False
+    return Style(color=color_on(opts) and not to_file, width=width(opts, to_file),
+                 unicode=unicode_ok(None if to_file else sys.stdout.encoding), verbose=opts.verbose,
+                 quiet=opts.quiet)
 
 
 def render(report, sink: Sink, opts: Options) -> str:

@@ -29,6 +29,10 @@ def main(opts: Options) -> int:
         console.print(f"mab-doctor: undo needs the rights of the user who ran --fix ({exc.filename}: "
                       f"{exc.strerror}); try `sudo mab-doctor undo`", markup=False)
         return 1
+    except (FixError, OSError) as exc:  # the lock is held, or the state directory cannot be used
+        console.print(f"mab-doctor: undo: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+                      + (f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""), markup=False)
+        return 1
     for note in notes:
         console.print(note, markup=False)
     console.print(f"Undone: {journal.path}", markup=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -228,7 +229,10 @@ class Context:
         """psutil with PROCFS_PATH pointed at the root's /proc for the duration."""
         import psutil
 
-        with _PROCFS_LOCK:
+        # psutil warns (RuntimeWarning on stderr) when a captured /proc lacks a field it wants;
+        # the checks report what they could not read themselves.
+        with _PROCFS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             saved = psutil.PROCFS_PATH
             psutil.PROCFS_PATH = str(self.path("/proc"))
             try:

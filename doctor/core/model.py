@@ -144,14 +144,6 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def count_statuses(outcomes: "list[Outcome]") -> dict[str, int]:
-    """Number of results per status, every status present (JSON `counts`)."""
-    counts = {s.value: 0 for s in Status}
-    for outcome in outcomes:
-        counts[outcome.status.value] += 1
-    return counts
-
-
 def exit_code(outcomes: "list[Outcome]", *, strict: bool = False) -> int:
     """0 without FAIL/ERROR (and without WARN under --strict), else 1."""
     failing = {Status.FAIL, Status.ERROR} | ({Status.WARN} if strict else set())

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # A prerequisite counts as met when its worst result is one of these.
 MET = (Status.OK, Status.WARN)
+# Worker threads of one run: most checks wait on a process or a socket, not on the CPU.
+DEFAULT_JOBS = 8
 
 
 class UnknownCheck(KeyError):
@@ -106,7 +108,7 @@ def _blocked(chk: Check, worst: dict[str, Result]) -> Result | None:
 
 
 def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["LoadProblem"] = (),
-               jobs: int = 4) -> Iterator[Outcome]:
+               jobs: int = DEFAULT_JOBS) -> Iterator[Outcome]:
     """Yield outcomes in stable order; independent checks may run concurrently (``jobs``).
 
     The run's pool is the only one: checks lend it to their own waiting through ``ctx.map``."""

@@ -1,1 +1,1 @@
-"""Engines room: what Docker, buildx and Podman say, read once per run."""
+"""Engines room: what the Docker CLI and daemon and the buildx plugin say, read once per run."""

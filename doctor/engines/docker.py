@@ -101,7 +101,7 @@ class DockerFacts:
         return {"up": "", "down": "the Docker daemon is not running",
                 "unreachable": f"the Docker endpoint {self.endpoint} cannot be reached",
                 "denied": "permission to the Docker daemon's socket is denied",
-                "hung": "the Docker daemon did not answer in time", "missing": "docker is not installed",
+                "hung": "the Docker daemon did not answer (timed out)", "missing": "docker is not installed",
                 "refused": "the Docker daemon is not contacted on a foreign --root",
                 }.get(self.state, f"the docker CLI failed ({self.message})" if self.message else
                       "the docker CLI failed")
@@ -196,8 +196,6 @@ def docker_run(ctx: "Context", *args: str) -> "CommandResult | None":
     return ctx.run(facts.binary, *args) if facts.up and facts.binary else None
 
 
-def endpoint(ctx: "Context", facts: DockerFacts) -> str:
-    """Where the CLI talks to: DOCKER_HOST, else the context's name."""
-    host = ctx.env.get("DOCKER_HOST")
-    context = ctx.env.get("DOCKER_CONTEXT") or facts.client.get("Context") or "default"
-    return f"DOCKER_HOST={host}" if host else f"context {context}"
+def endpoint(facts: DockerFacts) -> str:
+    """Where the CLI talks to: what DOCKER_HOST / DOCKER_CONTEXT chose, else the CLI's context."""
+    return facts.endpoint or f"context {facts.client.get('Context') or 'default'}"

@@ -176,7 +176,7 @@ def parse_platform_list(text: str) -> tuple[Target, ...]:
         target = parse_platform(item)
         seen.setdefault(str(target), target)
     if not seen:
-        raise PlatformError("empty --platform list")
+        raise PlatformError("empty list (give platforms such as linux/arm64,linux/arm/v7)")
     return tuple(seen.values())
 
 

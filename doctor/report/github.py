@@ -16,7 +16,7 @@ from mab_doctor.report.escape import xml_text
 from mab_doctor.report.model import Report, Row
 
 if TYPE_CHECKING:
-    from mab_doctor.report.renderers import Style
+    from mab_doctor.report.style import Style
 
 COMMAND = {Status.FAIL: "error", Status.ERROR: "error", Status.WARN: "warning", Status.SKIP: "notice"}
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from mab_doctor.report.model import Report
 
 if TYPE_CHECKING:
-    from mab_doctor.report.renderers import Style
+    from mab_doctor.report.style import Style
 
 
 def render(report: Report, style: "Style | None" = None) -> str:

@@ -19,7 +19,7 @@ from mab_doctor.report.escape import xml_text
 from mab_doctor.report.model import Report, Row
 
 if TYPE_CHECKING:
-    from mab_doctor.report.renderers import Style
+    from mab_doctor.report.style import Style
 
 
 def case_name(row: Row) -> str:

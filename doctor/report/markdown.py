@@ -10,7 +10,7 @@ from mab_doctor.report.escape import xml_text
 from mab_doctor.report.model import Report, Row
 
 if TYPE_CHECKING:
-    from mab_doctor.report.renderers import Style
+    from mab_doctor.report.style import Style
 
 # Characters that start Markdown or inline HTML anywhere in a line. Host strings and summaries are
 # plain text (a hostname like `box[bold]` or `<x>`), so each one is backslash-escaped (CommonMark

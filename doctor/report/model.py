@@ -224,9 +224,13 @@ class Report:
             where = "targets"
             targets = _targets(data, host)
             rows = []
+            where = "results"
             for index, result in enumerate(data["results"]):
                 where = f"result {index}"
                 rows.append(Row.from_json(result))
+            where = "exit_code"
+            if data["exit_code"] not in (0, 1, 2) or isinstance(data["exit_code"], bool):
+                raise ValueError(f"{data['exit_code']!r} is not an exit code of mab-doctor (0, 1 or 2)")
             where = "the report"
             duration, started = data.get("duration_ms"), data.get("started_at")
             return cls(version=str(data["version"]), host=host, targets=targets, rows=tuple(rows),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from mab_doctor.report.model import Report
+from mab_doctor.report.style import DEFAULT_WIDTH, Style, unicode_ok  # noqa: F401  (the registry's face)
 
 # Format name -> module whose `render(report, style) -> str` writes it. Imported only when asked
 # for, so a JSON run never loads rich and a text run never loads the XML writer.
@@ -18,35 +18,6 @@ _MODULES = {
     "markdown": "mab_doctor.report.markdown",
 }
 FORMATS = tuple(_MODULES)
-DEFAULT_WIDTH = 100  # columns of a text report when Style.width is None (a file, a pipe)
-
-
-def unicode_ok(encoding: str | None) -> bool:
-    """Whether the status symbols and the arrows of the text report can be written in ``encoding``."""
-    try:
-        "✔✘‼·→—".encode(encoding or "utf-8")
-        return True
-    except (UnicodeEncodeError, LookupError):
-        return False
-
-
-@dataclass(frozen=True)
-class Style:
-    """How to render: colour codes or none, width in columns (text), symbols or ASCII, -v, -q."""
-
-    color: bool = False
-    width: int | None = None
-    unicode: bool = True
-    verbose: bool = False
-    quiet: bool = False
-
-    @classmethod
-    def for_console(cls, console: Any, *, verbose: bool = False, quiet: bool = False) -> Style:
-        """The style a rich Console would print in: its colour system, width and encoding."""
-        return cls(color=console.color_system is not None and not console.no_color, width=console.width,
-                   unicode=unicode_ok(console.encoding), verbose=verbose, quiet=quiet)
-
-
 Renderer = Callable[[Report, Style], str]
 
 

@@ -17,7 +17,7 @@ from mab_doctor.report.grid import target_grid
 from mab_doctor.report.model import COUNTS_ORDER, Report, Row
 
 if TYPE_CHECKING:
-    from mab_doctor.report.renderers import Style
+    from mab_doctor.report.style import Style
 
 # status -> (symbol, ascii fallback, label, style); one table for badges, grid marks and footer.
 STATUS_STYLE = {
@@ -33,7 +33,7 @@ _PUNCT = {"sep": (" · ", " | "), "dash": (" — ", " - "), "detail": ("· ", "-
 BODY_INDENT = 8  # under the row title: the width of a badge and its space
 # A word for wrapping: a `code span` (with what sticks to it) stays whole, so a command quoted in
 # prose is never split over two lines; else a run of non-blanks.
-_WORD = re.compile(r"`[^`\n]*`\S*|\S+")
+_WORD = re.compile(r"[^\s`]*`[^`\n]*`\S*|\S+")
 
 
 def wrap(text: str, width: int) -> list[str]:
@@ -58,7 +58,7 @@ class _Printer:
     """Writes lines to an in-memory rich console; rich never wraps or crops them, this class does."""
 
     def __init__(self, style: "Style") -> None:
-        from mab_doctor.report.renderers import DEFAULT_WIDTH
+        from mab_doctor.report.style import DEFAULT_WIDTH
 
         self.out = io.StringIO()
         self.width = style.width or DEFAULT_WIDTH

@@ -23,11 +23,11 @@ def test_daemon_up_shares_one_docker_version_with_the_cli(docker_host):
 
 def test_daemon_down_and_denied_have_different_remedies(docker_host):
     down = docker_daemon(docker_host.down())
-    assert down.status is Status.FAIL and down.summary.startswith("daemon is not running")
+    assert down.status is Status.FAIL and down.summary.startswith("the Docker daemon is not running: ")
     assert "systemctl start docker" in down.remediation and down.data["state"] == "down"
     denied = docker_daemon(docker_host(docker_data("version-denied.json"), rc=1,
                                        stderr=docker_data("version-denied.stderr")))
-    assert denied.status is Status.FAIL and denied.summary.startswith("permission denied")
+    assert denied.status is Status.FAIL and denied.summary.startswith("permission to the Docker daemon's socket is denied: ")
     assert "docker group" in denied.remediation
 
 
@@ -48,7 +48,7 @@ def test_a_bad_docker_host_is_named_not_sent_to_start_the_daemon(docker_host, do
     ctx = docker_host(docker_data("version-down.json"), rc=1, stderr=stderr, env={"DOCKER_HOST": docker_host_env})
     res = docker_daemon(ctx)
     assert res.status is Status.FAIL and res.data["state"] == "unreachable"
-    assert res.summary.startswith(f"DOCKER_HOST={docker_host_env} does not reach a Docker daemon")
+    assert res.summary.startswith(f"the Docker endpoint DOCKER_HOST={docker_host_env} cannot be reached: ")
     assert f"DOCKER_HOST={docker_host_env} is wrong or unreachable" in res.remediation
     assert "unset DOCKER_HOST" in res.remediation and "Start" not in res.remediation
 

@@ -86,7 +86,7 @@ def test_private_daemon_with_and_without_experimental_then_stopped(capsys, monke
     code, res = doctor(capsys, monkeypatch, "docker-daemon", DOCKER_HOST=sock)
     assert code == 1 and res["docker-daemon"]["status"] == "fail"
     # DOCKER_HOST chose the endpoint: the doctor cannot tell a stopped daemon from a wrong address.
-    assert res["docker-daemon"]["summary"].startswith(f"DOCKER_HOST={sock} does not reach a Docker daemon")
+    assert res["docker-daemon"]["summary"].startswith(f"the Docker endpoint DOCKER_HOST={sock} cannot be reached")
     assert "start the daemon that should listen there" in res["docker-daemon"]["remediation"]
 
 
@@ -142,7 +142,7 @@ def test_permission_denied_has_its_own_remedy(dockerd, tmp_path):
     res = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
     daemon = res["docker-daemon"]
     assert proc.returncode == 1 and daemon["status"] == "fail"
-    assert daemon["summary"].startswith("permission denied") and "docker group" in daemon["remediation"]
+    assert daemon["summary"].startswith("permission to the Docker daemon's socket is denied") and "docker group" in daemon["remediation"]
 
 
 def test_corrupt_config_json_is_named_and_left_untouched(capsys, monkeypatch, dockerd, tmp_path):
