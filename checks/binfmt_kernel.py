@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 import zlib
 
 from mab_doctor.api import Context, Fix, Result, check
 from mab_doctor.fix import actions
 from mab_doctor.host.hostinfo import emulated_targets
+
+CONFIG_TEXT_LIMIT = 16 << 20  # a kernel config is ~300 KiB; a bigger inflation is not one
 
 MODPROBE = Fix.of("Load the binfmt_misc kernel module", actions.run_command(("modprobe", "binfmt_misc")))
 
@@ -20,10 +21,11 @@ def kernel_config_value(ctx: Context, release: str) -> tuple[str | None, str | N
         raw = ctx.read_bytes(path, 4 << 20)
         if raw is None:
             continue
-        try:
-            text = (gzip.decompress(raw) if zipped else raw).decode("utf-8", "replace")
-        except (OSError, EOFError, zlib.error):
-            continue  # a truncated config.gz says nothing; try the next source
+        try:  # inflate at most CONFIG_TEXT_LIMIT bytes: a hostile config.gz cannot fill memory
+            text = (zlib.decompressobj(wbits=31).decompress(raw, CONFIG_TEXT_LIMIT) if zipped
+                    else raw).decode("utf-8", "replace")
+        except zlib.error:
+            continue  # a damaged config.gz says nothing; try the next source
         m = re.search(r"^CONFIG_BINFMT_MISC=([ym])$|^# CONFIG_BINFMT_MISC is not set$", text, re.M)
         if m:
             return (m.group(1) or "n"), path

@@ -46,6 +46,11 @@ def binfmt_mount(ctx: Context) -> Result:
     details = [f"mountinfo at {MOUNT_POINT}: {', '.join(types) or 'nothing'}"]
     if status is None:
         details.append(why)
+        if ctx.exists(f"{MOUNT_POINT}/status"):  # something is there, but not a status we can read
+            result = Result.fail if needed else Result.warn
+            return result(f"cannot read {why}", details=details, data=data,
+                          remediation=f"Check what {MOUNT_POINT} holds (`ls -l {MOUNT_POINT}`); the kernel's "
+                                      f"binfmt_misc status is a readable regular file.")
         if not needed:
             return Result.ok("not mounted, and not needed: every target runs natively",
                              details=details, data=data)

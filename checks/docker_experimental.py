@@ -9,16 +9,16 @@ from mab_doctor.host.matrix import requirement, version_lt
 
 
 def daemon_cmdline_flag(ctx: Context) -> bool | None:
-    """Whether a running dockerd was started with --experimental (None: no dockerd process seen)."""
-    with ctx.psutil_procfs() as psutil:
-        seen = None
-        try:
-            for proc in psutil.process_iter(["name", "cmdline"]):
-                if proc.info.get("name") == "dockerd":
-                    seen = bool(seen) or "--experimental" in (proc.info.get("cmdline") or [])
-        except (IndexError, OSError, psutil.Error):
-            return None  # a captured /proc without processes, or one we may not read
-        return seen
+    """Whether a running dockerd was started with --experimental (None: no dockerd process seen).
+    Read from /proc/<pid>/comm and cmdline through the context, so a captured /proc is read
+    inside its --root like every other file."""
+    seen = None
+    for pid in ctx.listdir("/proc"):
+        if not pid.isdigit() or (ctx.read_text(f"/proc/{pid}/comm", 4096) or "").strip() != "dockerd":
+            continue
+        argv = (ctx.read_bytes(f"/proc/{pid}/cmdline", 1 << 20) or b"").split(b"\0")
+        seen = bool(seen) or b"--experimental" in argv
+    return seen
 
 
 def _truthy(value) -> bool:
@@ -45,13 +45,20 @@ def docker_experimental(ctx: Context) -> Result:
     facts = docker_facts(ctx)
     config, daemon = cli_config(ctx), daemon_config(ctx)
     broken = [f.error for f in (config, daemon) if f.error]
+    unreadable = [f.unreadable for f in (config, daemon) if f.unreadable]
     if broken:
         return Result.fail(f"corrupt JSON: {broken[0]}", details=broken, data={"errors": broken},
                            remediation="Fix the syntax at that line and column (the file was not changed); "
                                        "the docker CLI or daemon refuses to start with it as it is.")
+    if unreadable:
+        return Result.warn(f"cannot read {unreadable[0]}", details=unreadable, data={"unreadable": unreadable},
+                           remediation="Make it a regular file this user can read: the docker CLI or daemon "
+                                       "cannot read it either, and its experimental switches are unknown.")
     client_on = _truthy(ctx.env.get("DOCKER_CLI_EXPERIMENTAL")) or _truthy((config.data or {}).get("experimental"))
     server = facts.server or {}
-    engine = next((c.get("Details", {}) for c in server.get("Components") or [] if c.get("Name") == "Engine"), {})
+    components = server.get("Components") if isinstance(server.get("Components"), list) else []
+    engine = next((c.get("Details") for c in components if isinstance(c, dict) and c.get("Name") == "Engine"
+                   and isinstance(c.get("Details"), dict)), {})
     daemon_on = _truthy(server.get("Experimental", engine.get("Experimental"))) or \
         _truthy((daemon.data or {}).get("experimental")) or bool(daemon_cmdline_flag(ctx))
     details = [f"client: DOCKER_CLI_EXPERIMENTAL={ctx.env.get('DOCKER_CLI_EXPERIMENTAL', '(unset)')}, "

@@ -37,9 +37,9 @@ def float_abi(ctx: Context) -> Result:
     cpuinfo = ctx.read_text("/proc/cpuinfo") or ""
     features = set((cpuinfo_field(cpuinfo, "Features") or "").lower().split())
     vfp, neon = bool(features & VFP_FEATURES), bool(features & NEON_FEATURES)
-    if not arm32:
+    if not arm32 and p.arch == "arm64":
         return _arm64(facts, vfp, neon, p)
-    abi = _userland_abi(ctx, facts)
+    abi, unreadable = _userland_abi(ctx, facts)
     label = abi_label(abi)
     cpu = facts.arm_variant
     cpu_level = int(cpu[1:]) if cpu else None
@@ -49,6 +49,11 @@ def float_abi(ctx: Context) -> Result:
     data = {"userland": label, "cpu_arch": facts.cpu_architecture, "float_abi": abi.float_abi,
             "cpu_variant": cpu, "vfp": vfp, "neon": neon, "runs": runs, "dies": dies}
     where = f"{label} userland on an ARM{cpu or '?'} CPU"
+    if elf is None:  # an ARM host by dpkg or the kernel, but no userland ELF could be read
+        return Result.warn(f"{where}: {unreadable}", details=details, data=data,
+                           remediation="Reinstall the package that owns /bin/sh (dash, bash or busybox).")
+    if unreadable:  # the header still tells the float ABI: judge by it, and say so
+        where += f" ({unreadable}; float ABI from the ELF header only)"
     if cpu_level is not None and user_level is not None and user_level > cpu_level:
         return Result.fail(f"{where}: the userland needs ARM{abi.oci_variant}, more than this CPU has",
                            details=details, data=data,
@@ -91,14 +96,18 @@ def _arm64(facts: HostFacts, vfp: bool, neon: bool, p) -> Result:
                      "if the CPU has AArch32 (binfmt-exec proves it)", details=details, data=data)
 
 
-def _userland_abi(ctx: Context, facts: HostFacts) -> ArmAbi:
-    """read_arm_abi over the userland file, falling back to the header host_facts already read."""
+def _userland_abi(ctx: Context, facts: HostFacts) -> tuple[ArmAbi, str | None]:
+    """(read_arm_abi over the userland file, None); when it is unreadable, what the header host_facts
+    already read shows, and why."""
+    if facts.userland_elf is None:  # no probe was a readable ELF: host_facts' notes say why
+        why = f"no readable userland ELF ({'; '.join(facts.evidence) or 'none found'})"
+        return ArmAbi(None, None, None, (why,)), why
     data = ctx.read_bytes(facts.userland_path or "/bin/sh", 4 << 20) or b""
     try:
-        return read_arm_abi(data)
+        return read_arm_abi(data), None
     except ElfError as exc:
-        return ArmAbi(None, None, facts.float_abi, (f"{facts.userland_path}: {exc}; float ABI from the ELF "
-                                                    f"header only",))
+        why = f"{facts.userland_path} is not a readable ELF file: {exc}"
+        return ArmAbi(None, None, facts.float_abi, (f"{why}; float ABI from the ELF header only",)), why
 
 
 def _verdicts(cpu_level: int | None, vfp: bool, kernel64: bool) -> tuple[list[str], list[str]]:

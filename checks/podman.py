@@ -14,8 +14,19 @@ EMULATION = ("Podman and Buildah have no built-in emulators: foreign RUN steps n
 
 
 def _json(res: CommandResult) -> dict | None:
+    """The one JSON object a command printed (a list, a number or several documents are not answers)."""
     docs = json_documents(res.stdout) if res.ok else None
-    return docs[0] if docs and len(docs) == 1 else None
+    return docs[0] if docs and len(docs) == 1 and isinstance(docs[0], dict) else None
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _word(value) -> str | None:
+    """A version or name field as text; other JSON types (lists, objects, null) are no answer."""
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "" \
+        else None
 
 
 def _version(ctx: Context, binary: str, json_argv: tuple[str, ...], pick) -> tuple[str | None, str]:
@@ -24,7 +35,7 @@ def _version(ctx: Context, binary: str, json_argv: tuple[str, ...], pick) -> tup
     if res.refused:
         return None, res.describe()
     data = _json(res)
-    version = pick(data) if data else None
+    version = _word(pick(data)) if data else None
     if version:
         return str(version), f"`{' '.join(res.argv)}`: {version}"
     plain = ctx.run(binary, "--version")
@@ -66,7 +77,7 @@ def podman(ctx: Context) -> Result:
     info_error = None
     # `podman info` alone takes ~0.2 s: the three commands wait side by side.
     asks = [lambda: _version(ctx, podman_bin, ("version", "--format", "json"),
-                             lambda d: (d.get("Client") or {}).get("Version")) if podman_bin else None,
+                             lambda d: _dict(d.get("Client")).get("Version")) if podman_bin else None,
             lambda: ctx.run(podman_bin, "info", "--format", "json") if podman_bin else None,
             lambda: _version(ctx, buildah_bin, ("version", "--json"), lambda d: d.get("version"))
             if buildah_bin else None]
@@ -80,17 +91,18 @@ def podman(ctx: Context) -> Result:
     if buildah_said:
         versions["buildah"], said = buildah_said
         details.append(said)
-    host = (info or {}).get("host") or {}
-    versions["podman_buildah"] = host.get("buildahVersion")
-    rootless = (host.get("security") or {}).get("rootless")
-    arch = host.get("arch")
+    host = _dict(_dict(info).get("host"))
+    versions["podman_buildah"] = _word(host.get("buildahVersion"))
+    rootless = _dict(host.get("security")).get("rootless")
+    rootless = rootless if isinstance(rootless, bool) else None
+    arch = _word(host.get("arch"))
     data = {"versions": versions, "rootless": rootless, "arch": arch}
     if not any(versions.values()) and not info:
         return Result.skip("Podman/Buildah found but not run (foreign --root, or they did not answer)",
                            details=details, data=data)
     if info:
         details.append(f"podman info: {host.get('os')}/{arch}, rootless {rootless}, buildah library "
-                       f"{versions['podman_buildah']}, storage {(info.get('store') or {}).get('graphRoot')}")
+                       f"{versions['podman_buildah']}, storage {_dict(info.get('store')).get('graphRoot')}")
     if rootless:
         details.append("rootless: binfmt_misc handlers are host-wide; registering them needs root")
     details.append(EMULATION)
@@ -122,4 +134,4 @@ def podman(ctx: Context) -> Result:
                        f"({p_req.source}); the Buildah version decides")
     mode = "" if rootless is None else (", rootless" if rootless else ", rootful")
     found = ", ".join(f"{k} {v}" for k, v in versions.items() if v and k != "podman_buildah")
-    return Result.ok(f"{found}{mode}" + (f", linux/{arch}" if arch else ""), **say)
+    return Result.ok(f"{found or 'podman answers'}{mode}" + (f", linux/{arch}" if arch else ""), **say)

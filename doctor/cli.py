@@ -84,6 +84,7 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
         quiet=get("quiet"), color="never" if ci else get("color", "auto"),
         timeout=check_timeout(get("timeout", 10.0)), root=check_root(get("root", "/")),
         plugins=not get("no_plugins"), dry_run=get("dry_run"), yes=get("yes"), persist=get("persist"),
+        force=get("force"),
         deep=get("deep"), jobs=check_jobs(get("jobs", Options.jobs)))
 
 
@@ -101,8 +102,14 @@ def _help(words: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run mab-doctor; returns the exit code (0 ok, 1 problems found, 2 usage error)."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Run mab-doctor; returns the exit code (0 ok, 1 problems found, 2 usage error, 130 Ctrl-C)."""
+    code = _run(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the process itself (not a test calling main): it must end now
+        _end_even_with_stuck_checks(code)
+    return code
+
+
+def _run(argv: Sequence[str]) -> int:
     try:
         command, words = split_command(list(argv))
         if command.name == "help":
@@ -118,4 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `mab-doctor | head`: the reader left; that is not an error of ours
+        from mab_doctor.commands.output import silence_stdout
+
+        silence_stdout()
         return 0
+
+
+def _end_even_with_stuck_checks(code: int) -> None:
+    # A check that never returned (Ctrl-C, or past its time budget) still sits in a daemon thread;
+    # a library it called may have registered exit hooks that wait for it. Flush what was said and
+    # leave without them.
+    tasks = sys.modules.get("mab_doctor.core.tasks")  # not imported: no check ever ran
+    if tasks is None or not tasks.busy_workers():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)

@@ -78,7 +78,7 @@ def test_malformed_attributes_raise_clearly():
     data = bytearray(arm(0x05000400, HARD, blob))
     data[data.index(blob)] = ord("B")  # the format-version byte must be 'A'
 
-    with pytest.raises(ElfError, match="malformed or truncated ELF sections.*attributes version"):
+    with pytest.raises(ElfError, match=r"malformed \.ARM\.attributes: attributes version 0x42, expected 0x41"):
         read_arm_abi(bytes(data))
 
 
@@ -90,3 +90,23 @@ def test_malformed_attributes_raise_clearly():
 def test_non_arm_input_raises(data, message):
     with pytest.raises(ElfError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_arm_abi(data)
+
+
+def test_attributes_parser_skips_other_vendors_sections_and_strings():
+    from mab_doctor.host.armabi import file_attributes
+
+    blob = (b"A"
+            # a "gnu" subsection (length 15) whose Tag_File claims Tag_CPU_arch 2: not aeabi, ignored
+            + b"\x0f\x00\x00\x00" + b"gnu\x00" + b"\x01\x07\x00\x00\x00" + b"\x06\x02"
+            # the "aeabi" subsection (length 46)
+            + b"\x2e\x00\x00\x00" + b"aeabi\x00"
+            # Tag_Section (length 9) for section 1 with Tag_CPU_arch 2: only Tag_File counts
+            + b"\x02\x09\x00\x00\x00" + b"\x01\x00" + b"\x06\x02"
+            # Tag_File (length 27): Tag_CPU_name "7-A", Tag_compatibility 1 "gnu", Tag_CPU_arch 10 as a
+            # two-byte ULEB128, tag 65 (odd: a string), Tag_ABI_VFP_args 1, a second Tag_CPU_arch (ignored)
+            + b"\x01\x1b\x00\x00\x00" + b"\x057-A\x00" + b"\x20\x01gnu\x00" + b"\x06\x8a\x00" + b"\x41AB\x00"
+            + b"\x1c\x01" + b"\x06\x03")
+    assert len(blob) == 62
+    assert file_attributes(blob) == {32: 1, 6: 10, 28: 1}
+    abi = read_arm_abi(arm(0x05000000, None, blob))
+    assert (abi.cpu_arch, abi.oci_variant, abi.float_abi) == ("v7", "v7", "hard")

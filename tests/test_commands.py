@@ -222,3 +222,21 @@ def test_report_takes_verbosity_and_help_takes_help(capsys, tmp_path):
     for argv in (["help", "--help"], ["help", "-h"]):
         code, out, _ = run(capsys, *argv)
         assert code == 0 and out.startswith("usage: mab-doctor help")
+
+
+@pytest.mark.parametrize("value", ["1e-300", "0.05"])
+def test_a_timeout_too_small_for_any_command_is_a_usage_error(capsys, value):
+    code, out, err = run(capsys, "--timeout", value)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "at least 0.1 seconds" in err
+    assert parse(["--timeout", "0.1"]).timeout == 0.1
+
+
+def test_output_to_a_device_keeps_the_device_and_the_reports_exit_code(capsys, tmp_path):
+    import os
+    import stat
+
+    saved = tmp_path / "run.json"
+    code, _, _ = run(capsys, "--root", DEBIAN, "--no-plugins", "--format", "json", "--output", str(saved))
+    again, out, err = run(capsys, "--root", DEBIAN, "--no-plugins", "--format", "json", "--output", "/dev/null")
+    assert again == code == json.loads(saved.read_text())["exit_code"] and out == err == ""
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)

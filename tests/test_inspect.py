@@ -203,3 +203,26 @@ def test_docker_image_declared_platform(make_host, validator):
     assert item["kind"] == "image" and item["engine"] == "docker"
     assert item["oci_platform"] == "linux/arm/v6" and item["debian_arch"] == "armhf"
     assert not list(validator.iter_errors({"schema": "mab-doctor/inspect/v1", "items": [item]}))
+
+
+def test_image_tar_with_a_crafted_file_lists_it_and_goes_on():
+    import io
+    import tarfile
+
+    from mab_doctor.inspection.elffiles import scan_tree
+    from mab_doctor.inspection.images import _tar_files
+
+    crafted = build_elf("arm", flags=EF_HARD, arm_attributes=b"A\x00\x00\x00\x00")  # a zero-length subsection
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, content in (("bin/sh", crafted), ("bin/tool", build_elf("aarch64")),
+                              ("usr/bin/x", build_elf("arm", flags=EF_HARD, interp=ARMHF_LD))):
+            member = tarfile.TarInfo(name)
+            member.size = len(content)
+            tar.addfile(member, io.BytesIO(content))
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as tar:
+        tree = scan_tree(_tar_files(tar))
+    assert tree["platforms"] == {"linux/arm/v7": ["usr/bin/x"], "linux/arm64": ["bin/tool"]}
+    assert tree["unreadable"] == [{"path": "bin/sh", "error": "not a readable ELF file: malformed .ARM.attributes: "
+                                                              "zero-length subsection at byte 1"}]

@@ -39,7 +39,7 @@ REQUIRED_REQUIREMENT_IDS = {
     "qemu-user-static", "docker-cli-plugins", "docker-cli-experimental", "docker-daemon-experimental",
     "buildx-default-builder", "buildx-plugin-discovery", "buildx-multiplatform-driver", "containerd-image-store",
     "docker-armv6-variant", "docker-platform-mismatch-warning", "buildah-multiplatform", "podman-multiplatform",
-    "pyelftools-arm-attributes", "host-memory", "host-cpus", "host-disk",
+    "host-memory", "host-cpus", "host-disk",
 }
 REQUIRED_ENVIRONMENT_IDS = {
     "debian-10", "debian-11", "debian-12", "debian-13", "ubuntu-16.04", "ubuntu-18.04", "ubuntu-20.04",
@@ -144,7 +144,6 @@ def test_specific_thresholds(requirements):
 def test_unverified_facts_are_marked(requirements):
     # The matrix marks these facts unverified.
     assert requirements["podman-multiplatform"]["verified"] is False
-    assert requirements["pyelftools-arm-attributes"]["verified"] is False
     assert requirements["qemu-user-static"]["verified"] is False
 
 

@@ -1,4 +1,4 @@
-"""Runner: prerequisites, crash isolation, stable order, Ctrl-C."""
+"""Runner: prerequisites, crash isolation, stable order, deadlines, Ctrl-C."""
 
 import threading
 import time
@@ -160,3 +160,108 @@ def test_a_slow_daemon_does_not_hold_up_checks_that_only_read_files(docker_host)
     took = {o.check.name: o.duration_s for o in run_checks([docker_cli, host_platform, kernel_version], ctx, jobs=3)}
     assert took["docker-cli"] >= 1.5
     assert took["host-platform"] < 0.5 and took["kernel-version"] < 0.5, took
+
+
+def test_a_check_past_its_budget_is_an_error_and_the_run_goes_on(tmp_path):
+    from helpers import make_context
+
+    release = threading.Event()
+    checks = [mk("stuck", lambda c: release.wait() and Result.ok("late")),
+              mk("after-stuck", lambda c: Result.ok("never"), requires=("stuck",)),
+              mk("fine", lambda c: Result.ok("fine"))]
+    t0 = time.monotonic()
+    try:
+        out = {o.check.name: o.result for o in run_checks(checks, make_context(tmp_path), budget_s=0.3)}
+    finally:
+        release.set()
+    assert time.monotonic() - t0 < 2.0
+    assert out["stuck"].status is Status.ERROR
+    assert out["stuck"].summary == "timed out after 0.3 s (the check did not finish)"
+    assert "--timeout" in out["stuck"].remediation
+    assert out["after-stuck"].status is Status.SKIP and "stuck is ERROR" in out["after-stuck"].summary
+    assert out["fine"].status is Status.OK
+
+
+def test_stuck_checks_never_starve_the_ones_queued_behind_them(tmp_path):
+    from helpers import make_context
+
+    release = threading.Event()
+    block = lambda c: release.wait() and Result.ok("late")  # noqa: E731
+    checks = [mk("stuck-1", block), mk("stuck-2", block), mk("quick", lambda c: Result.ok("quick"))]
+    try:
+        out = [o.status for o in run_checks(checks, make_context(tmp_path), jobs=1, budget_s=0.3)]
+    finally:
+        release.set()
+    assert out == [Status.ERROR, Status.ERROR, Status.OK]
+
+
+def test_idle_workers_leave_after_the_run(tmp_path):
+    from helpers import make_context
+
+    list(run_checks([mk(f"c{i}", lambda c: Result.ok("x")) for i in range(3)], make_context(tmp_path), jobs=6))
+    deadline = time.monotonic() + 2
+    while any(t.name.startswith("check_") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("check_")]
+
+
+def test_the_budget_follows_the_timeout_with_a_floor():
+    from mab_doctor.core.runner import MIN_CHECK_BUDGET_S, check_budget
+
+    assert check_budget(0.1) == MIN_CHECK_BUDGET_S
+    assert check_budget(10) > 3 * 10  # several commands of --timeout each, one after another
+    assert check_budget(20) > check_budget(10)
+
+
+def test_ctrl_c_reaches_the_waiting_main_thread_at_once(tmp_path):
+    import _thread
+
+    from helpers import make_context
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def stuck(ctx):
+        started.set()
+        release.wait()
+        return Result.ok("late")
+    timer = threading.Thread(target=lambda: started.wait(5) and _thread.interrupt_main(), daemon=True)
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(run_checks([mk("stuck", stuck)], make_context(tmp_path), budget_s=60))
+    finally:
+        release.set()
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_within_gives_the_default_when_the_call_does_not_return_in_time():
+    from mab_doctor.core.tasks import within
+
+    release = threading.Event()
+    t0 = time.monotonic()
+    try:
+        assert within(0.2, release.wait, default="late") == "late"
+    finally:
+        release.set()
+    assert time.monotonic() - t0 < 1.0
+    assert within(5, lambda n: n * 2, 21, default=None) == 42
+    with pytest.raises(ValueError):
+        within(5, int, "not a number", default=None)
+
+
+def test_the_report_comes_out_when_a_stuck_check_holds_the_host_facts(tmp_path, monkeypatch):
+    from helpers import make_context
+    from mab_doctor.cli import parse
+    from mab_doctor.commands.reporting import build_report
+
+    release = threading.Event()
+    monkeypatch.setattr("mab_doctor.core.runner.check_budget", lambda timeout: 0.2)
+    monkeypatch.setattr("mab_doctor.host.hostinfo.host_summary", lambda ctx: release.wait() and {})
+    try:
+        report = build_report(parse(["--no-plugins"], env={}), [], make_context(tmp_path), 0.1)
+    finally:
+        release.set()
+    assert report.host.error == "host facts unavailable: not found within 0.2 s"
+    assert report.host.root == str(tmp_path) and report.exit_code == 0

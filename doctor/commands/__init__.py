@@ -39,7 +39,9 @@ COMMANDS = (
             "`mab-doctor --fix`. Exit 0 only when every selected check passes afterwards."),
     Command("undo", "undo", "revert the last --fix exactly, from its journal", None, ("undo", "output"),
             "Restores every binfmt_misc entry and file the last --fix changed, newest step first; also "
-            "completes a --fix that was interrupted half-way. Packages it installed stay installed."),
+            "completes a --fix that was interrupted half-way. First checks that the host still holds what "
+            "each step left; where something changed since, it lists the differences and changes nothing "
+            "(--force goes ahead). Packages it installed stay installed."),
     Command("list", "listing", "checks: name, category, title, fixable, source", None,
             ("view", "plugins", "output")),
     Command("explain", "explain", "what a check verifies, why it matters, how to fix it",

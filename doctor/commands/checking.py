@@ -49,8 +49,13 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
         return list(stream), ctx, time.monotonic() - start
     from rich.console import Console
 
+    from mab_doctor.report.style import unicode_ok
+
+    # Ctrl-C leaves through the `with`: rich stops the spinner and shows the cursor again.
+    fancy = unicode_ok(sys.stderr.encoding)
     outcomes = []
-    with Console(stderr=True).status("running checks…") as status:
+    with Console(stderr=True).status("running checks…" if fancy else "running checks...",
+                                     spinner="dots" if fancy else "line") as status:
         for outcome in stream:
             outcomes.append(outcome)
             status.update(f"ran {outcome.check.title}")

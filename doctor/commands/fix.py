@@ -47,13 +47,18 @@ def _fix(opts: Options, console) -> int:
             return finish(opts, before.report)
         if not _confirm(opts, console):
             return finish(opts, before.report, 1)
-        journal = Journal.begin()
+        journal = Journal.for_fix()
+        if journal.continued:  # one undo then reverts the killed run's steps and this run's together
+            console.print(f"Continuing the {journal.continued}", markup=False)
+        failure = None
         try:
             apply(list(plan.actions), journal, resolver(lambda: _context(opts)),
                   lambda msg: console.print(f"  applying: {msg}", markup=False))
         except (FixError, OSError) as exc:
+            failure = str(exc)
             console.print(f"mab-doctor: fix failed: {exc}. `sudo mab-doctor undo` reverts what was applied "
                           f"(journal {journal.path}).", markup=False)
+        journal.finish(failure)
         console.print(f"Journal: {journal.path} (`sudo mab-doctor undo` reverts it)", markup=False)
         after = _checked(opts)
         _show(console, opts, after, "after --fix")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 MAX_TIMEOUT = 3600.0   # one external command never needs more than an hour; larger values are typos
+MIN_TIMEOUT = 0.1      # not even `docker --version` starts faster; smaller values only make every command fail
 MAX_JOBS = 64          # worker threads of one run: more only adds contention on a build host
 _SHOWN = 60            # characters of a bad value repeated in an error message
 
@@ -53,6 +54,7 @@ class Options:
     dry_run: bool = False
     yes: bool = False
     persist: bool = False
+    force: bool = False                   # undo --force
     deep: bool = False
     jobs: int = 8                         # --jobs (hidden); the runner's DEFAULT_JOBS by default
 
@@ -68,9 +70,11 @@ class Options:
 
 
 def check_timeout(value: float) -> float:
-    """A finite number of seconds in (0, MAX_TIMEOUT]."""
+    """A finite number of seconds in [MIN_TIMEOUT, MAX_TIMEOUT]."""
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"--timeout must be positive and finite, not {value:g}")
+    if value < MIN_TIMEOUT:
+        raise UsageError(f"--timeout {value:g}: at least {MIN_TIMEOUT:g} seconds")
     if value > MAX_TIMEOUT:
         raise UsageError(f"--timeout {value:g}: at most {MAX_TIMEOUT:g} seconds")
     return value

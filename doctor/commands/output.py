@@ -1,4 +1,4 @@
-"""Where command output goes: colour and width policy, standard output or an atomically written file."""
+"""Where command output goes: colour and width policy, standard output or a file (see core.files)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def console(opts: Options, file=None):
     from rich.console import Console
 
     to_file = file is not None
+    if not to_file:
+        tolerant_stdout()
     return Console(file=file, highlight=False, width=width(opts, to_file),
                    force_terminal=color_on(opts) if not to_file else False,
                    no_color=not color_on(opts) or to_file, soft_wrap=not to_file and not sys.stdout.isatty())
@@ -44,12 +46,25 @@ def rich_text(opts: Options, draw: Callable, to_file: bool) -> str:
     """What ``draw(console)`` prints, as a string laid out for the destination."""
     from rich.console import Console
 
-    buf = io.StringIO()
+    buf = _Buffer("utf-8" if to_file else getattr(sys.stdout, "encoding", None) or "utf-8")
     color = color_on(opts) and not to_file
     con = Console(file=buf, highlight=False, width=width(opts, to_file),
                   force_terminal=color, no_color=not color, color_system="standard" if color else None)
     draw(con)
     return buf.getvalue()
+
+
+class _Buffer(io.StringIO):
+    """A string buffer that reports the destination's encoding: rich then draws ASCII tables for a
+    stream that cannot show box characters."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
 
 
 def _terminal_columns() -> int:
@@ -62,17 +77,52 @@ def _terminal_columns() -> int:
 
 
 def write(text: str, output: str | None) -> None:
-    """Send text to standard output, or write it to ``output`` atomically (usage error if unwritable)."""
+    """Send text to standard output, or write it to ``output`` (usage error if unwritable): a regular
+    file is replaced atomically, a device, FIFO or /dev/stdout written in place, never replaced."""
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        to_stdout(text)
         return
-    from mab_doctor.core.files import write_atomically
+    from mab_doctor.core.files import write_output
 
     try:
-        write_atomically(output, text)
+        write_output(output, text)
+    except BrokenPipeError:  # a pipe's reader left (`--output /dev/stdout | head -1`): as on stdout
+        pass
     except OSError as exc:
         raise UsageError(f"--output {shown(output)}: {exc.strerror or exc}") from None
+
+
+def to_stdout(text: str) -> None:
+    """Write to standard output; characters its encoding lacks become escapes, and a reader that
+    left (`mab-doctor | head -1`) only ends the output, not the command."""
+    tolerant_stdout()
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def tolerant_stdout() -> None:
+    """Make standard output write what its encoding cannot say (PYTHONIOENCODING=ascii, LANG=C) as
+    backslash escapes instead of failing half-way through a report."""
+    stream = sys.stdout
+    if getattr(stream, "errors", None) in ("strict", "surrogateescape") and hasattr(stream, "reconfigure"):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):
+            pass
+
+
+def silence_stdout() -> None:
+    """The reader of standard output left: later writes and the flush at exit go to /dev/null
+    instead of raising BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def emit(opts: Options, make: Callable[[bool], str], output: str | None | object = ...) -> None:

@@ -5,19 +5,28 @@ from __future__ import annotations
 import os
 import sys
 
-from mab_doctor.commands.options import Options, Sink, UsageError, shown
+from mab_doctor.commands.arguments import PROG
+from mab_doctor.commands.options import Options, Sink, shown
 from mab_doctor.commands.output import color_on, width, write
 
 
 def build_report(opts: Options, outcomes: list, ctx, wall_s: float):
-    """The one Report value of a run: host summary, targets with where they came from, rows, exit code."""
+    """The one Report value of a run: host summary, targets with where they came from, rows, exit code.
+
+    The header's host facts are waited for at most one check's budget: a check that never returned
+    may be stuck computing them, and the report must still come out."""
     from mab_doctor.core.model import exit_code
+    from mab_doctor.core.runner import check_budget
+    from mab_doctor.core.tasks import within
     from mab_doctor.host.hostinfo import host_summary, native_map
     from mab_doctor.report.model import Report, TargetInfo
 
-    native = native_map(ctx)
+    wait = check_budget(ctx.timeout)
+    native = within(wait, native_map, ctx, default={})
+    host = within(wait, host_summary, ctx, default={"root": str(ctx.root), "error": "host facts unavailable: "
+                                                    f"not found within {wait:g} s"})
     targets = [TargetInfo(str(t), native.get(str(t), False), opts.target_source) for t in ctx.targets]
-    return Report.build(outcomes, host_summary(ctx), targets, exit_code(outcomes, strict=opts.strict), wall_s)
+    return Report.build(outcomes, host, targets, exit_code(outcomes, strict=opts.strict), wall_s)
 
 
 def style(opts: Options, to_file: bool):
@@ -50,12 +59,17 @@ def write_reports(opts: Options, report) -> None:
 
 
 def _append(path: str, text: str) -> None:
-    # GitHub collects every step's summary by appending; a path we cannot append to is the user's to fix.
+    # GitHub collects every step's summary by appending to a file it names. The variable comes from
+    # the CI runner, not from the command line, and the report itself is already written: a summary
+    # that cannot be written (a directory, a missing directory, no permission) is one warning line
+    # on stderr, and the exit code stays the report's.
+    from mab_doctor.core.files import append_output
+
     try:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+        append_output(path, text)
     except OSError as exc:
-        raise UsageError(f"GITHUB_STEP_SUMMARY {shown(path)}: {exc.strerror or exc}") from None
+        print(f"{PROG}: warning: GITHUB_STEP_SUMMARY {shown(path)}: {exc.strerror or exc}; the step summary "
+              f"was not written", file=sys.stderr)
 
 
 def finish(opts: Options, report, code: int | None = None) -> int:

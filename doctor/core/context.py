@@ -8,16 +8,17 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, BinaryIO, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 # Re-exported: the command value types were born here and plugins import them from here.
 from mab_doctor.core.commands import (CommandResult, CommandRunner, RefusingRunner,  # noqa: F401
                                       SubprocessRunner)
 from mab_doctor.core.facts import Fact, FactStore
+from mab_doctor.core.hostfs import DEFAULT_LIMIT, DiskSpace, FileRead, Found, HostFS
+from mab_doctor.core.hostlibs import DistroInfo, private_procfs, read_distro
 from mab_doctor.core.tasks import TaskPool
 
 DEFAULT_TIMEOUT = 10.0
-_MAX_SYMLINKS = 40  # the kernel's own limit for one path walk (MAXSYMLINKS)
 # psutil.PROCFS_PATH is one global of the process: every Context borrows it under this lock.
 _PROCFS_LOCK = threading.RLock()
 T = TypeVar("T")
@@ -47,9 +48,11 @@ class Context:
     live: bool | None = None  # None: decided from the root; tests force True to "run" fake commands
     _facts: FactStore = field(default_factory=FactStore, init=False, repr=False, compare=False)
     _pool: TaskPool | None = field(default=None, init=False, repr=False, compare=False)
+    _fs: HostFS = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        self._fs = HostFS(self.root)
         if self.live is None:
             self.live = self.root.resolve() == Path("/")
         if self.runner is None:
@@ -61,88 +64,97 @@ class Context:
         construction, so asking never waits on anything."""
         return bool(self.live)
 
-    # ----- files -----------------------------------------------------------------
+    # ----- files: every read of host data goes through HostFS (see hostfs.py) -------------
     def path(self, absolute: str) -> Path:
-        """The path of ``absolute`` under the root (no symlink resolution)."""
+        """The path of ``absolute`` under the root, unresolved: for tests and messages, never for
+        reading (use the methods below, which resolve symlinks inside the root)."""
         return self.root / str(absolute).lstrip("/")
 
+    def lookup(self, absolute: str) -> Found:
+        """What ``absolute`` names on the inspected host: kind (file, directory, FIFO, missing,
+        dangling symlink, error...), where it resolves, its mode and size. Never raises."""
+        return self._fs.lookup(absolute)
+
     def resolve(self, absolute: str) -> Path:
-        """Resolve symlinks as the host would see them, never escaping the root."""
-        parts = [p for p in PurePosixPath(absolute).parts if p != "/"]
-        done: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            candidate = self.root.joinpath(*done, part)
-            if candidate.is_symlink() and hops < _MAX_SYMLINKS:
-                hops += 1
-                target = PurePosixPath(os.readlink(candidate))
-                if target.is_absolute():
-                    done = []
-                parts = [p for p in target.parts if p != "/"] + parts
-                continue
-            done.append(part)
-        return self.root.joinpath(*done)
+        """Where ``absolute`` is (or would be) on this machine: symlinks resolved inside a foreign
+        root, never outside it; the plain path on the live root. Read through the methods below."""
+        return self._fs.where(absolute)
 
     def real_path(self, absolute: str) -> Path:
-        """Where to open ``absolute``: the live path, or its resolution inside a foreign root."""
-        return self.path(absolute) if self.is_live else self.resolve(absolute)
+        """Same as ``resolve`` (kept for callers that name it so)."""
+        return self.resolve(absolute)
 
-    def try_read(self, absolute: str, limit: int | None = None) -> tuple[str | None, str | None]:
-        """(text, None) or (None, reason): missing and unreadable files are values."""
+    def read_file(self, absolute: str, limit: int = DEFAULT_LIMIT, *, whole: bool = False) -> FileRead:
+        """At most ``limit`` bytes of a regular file, with the reason when there are none or when
+        only the first ``limit`` were taken (``whole=True`` refuses a longer file instead)."""
+        return self._fs.read(absolute, limit, whole=whole)
+
+    def try_read(self, absolute: str, limit: int | None = None, *,
+                 strict: bool = False) -> tuple[str | None, str | None]:
+        """(text, None) or (None, reason): missing, unreadable, non-regular and oversized files (more
+        than ``limit``, 4 MiB by default) are values. ``strict``: undecodable UTF-8 is a reason too,
+        instead of U+FFFD replacement characters."""
+        got = self._fs.read(absolute, DEFAULT_LIMIT if limit is None else limit, whole=True)
+        if got.data is None:
+            return None, got.reason
         try:
-            with open(self.real_path(absolute), "rb") as fh:
-                raw = fh.read() if limit is None else fh.read(limit)
-        except FileNotFoundError:
-            return None, f"{absolute}: not found"
-        except OSError as exc:
-            return None, f"{absolute}: {exc.strerror or exc}"
-        return raw.decode("utf-8", errors="replace"), None
+            return got.data.decode("utf-8", errors="strict" if strict else "replace"), None
+        except UnicodeDecodeError as exc:
+            return None, f"{absolute}: not UTF-8 text (offset {exc.start}): not read"
 
-    def read_text(self, absolute: str) -> str | None:
-        """File text, or None when missing or unreadable."""
-        return self.try_read(absolute)[0]
+    def read_text(self, absolute: str, limit: int | None = None) -> str | None:
+        """File text, or None when missing, unreadable, not a regular file or over ``limit``."""
+        return self.try_read(absolute, limit)[0]
+
+    def try_read_bytes(self, absolute: str, limit: int = DEFAULT_LIMIT) -> tuple[bytes | None, str | None]:
+        """(the first ``limit`` bytes, None) or (None, reason)."""
+        got = self._fs.read(absolute, limit)
+        return got.data, got.reason if got.data is None else None
 
     def read_bytes(self, absolute: str, limit: int = 4096) -> bytes | None:
-        """The first ``limit`` bytes of a file (symlinks resolved under root), or None."""
-        try:
-            with open(self.real_path(absolute), "rb") as fh:
-                return fh.read(limit)
-        except OSError:
-            return None
+        """The first ``limit`` bytes of a regular file (symlinks resolved under root), or None."""
+        return self._fs.read(absolute, limit).data
+
+    def open_regular(self, absolute: str) -> tuple[BinaryIO | None, str | None]:
+        """(a binary file object, None) for a regular file, for parsers that seek (ELF files); else
+        (None, reason). The caller closes it."""
+        return self._fs.open_regular(absolute)
 
     def exists(self, absolute: str) -> bool:
-        """Whether the path exists under the root."""
-        return os.path.lexists(self.path(absolute))
+        """Whether something is at the path (a dangling symlink counts, as with os.path.lexists)."""
+        return self._fs.lookup(absolute).exists
+
+    def try_listdir(self, absolute: str, *, raw_order: bool = False) -> tuple[list[str], str | None]:
+        """(directory entries, sorted unless ``raw_order``, None) or ([], reason)."""
+        names, why = self._fs.listdir(absolute)
+        return (names if raw_order else sorted(names)), why
 
     def listdir(self, absolute: str, *, raw_order: bool = False) -> list[str]:
         """Directory entries (sorted unless ``raw_order``), empty when missing or unreadable."""
-        try:
-            names = os.listdir(self.real_path(absolute))
-        except OSError:
-            return []
-        return names if raw_order else sorted(names)
+        return self.try_listdir(absolute, raw_order=raw_order)[0]
+
+    def disk_space(self, absolute: str) -> tuple[DiskSpace | None, str | None]:
+        """Free space of the filesystem holding ``absolute`` (resolved inside the root), or why not."""
+        return self._fs.disk_space(absolute)
+
+    def is_executable(self, absolute: str) -> bool:
+        """A regular file this user may execute (live root) or with an execute bit (foreign root)."""
+        found = self._fs.lookup(absolute)
+        if found.kind != "file" or found.real is None:
+            return False
+        return os.access(found.real, os.X_OK) if not self._fs.confined else found.executable
 
     def which_all(self, name: str) -> list[str]:
         """Every executable ``name`` on env PATH under the root, in PATH order, one per real file
         (on merged-/usr systems /bin/x and /usr/bin/x are the same file)."""
         found: dict[str, str] = {}
         for folder in self.env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":"):
-            if not folder.startswith("/"):
+            if not folder.startswith("/") or "/" in name:
                 continue
             candidate = f"{folder.rstrip('/')}/{name}"
-            try:
-                real = self.real_path(candidate)
-                if real.is_file() and os.access(real, os.X_OK):
-                    found.setdefault(str(real.resolve()) if self.is_live else str(real), candidate)
-            except OSError:
-                continue  # a PATH directory this user may not read (e.g. /root/.cargo/bin)
+            where = self._fs.lookup(candidate)
+            if where.inside is not None and self.is_executable(candidate):
+                found.setdefault(where.inside, candidate)
         return list(found.values())
 
     def which(self, name: str) -> str | None:
@@ -220,13 +232,16 @@ class Context:
         host = (self.read_text("/proc/sys/kernel/hostname") or self.read_text("/etc/hostname") or "")
         return Uname(release or "unknown", machine or "unknown", "Linux", host.strip())
 
-    def distro(self) -> Any:
-        """A ``distro.LinuxDistribution`` reading os-release under the root only."""
+    def distro(self) -> DistroInfo:
+        """The distribution, from os-release and release files read through the door (``id()``,
+        ``version()``, ``name(pretty=True)``, ``like()``; ``notes`` on files that were unusable)."""
         return self.fact(DISTRO)
 
     @contextmanager
     def psutil_procfs(self) -> Iterator[Any]:
-        """psutil with PROCFS_PATH pointed at the root's /proc for the duration."""
+        """psutil for the duration: the live /proc on the live root; under a foreign root,
+        PROCFS_PATH points at a private copy of the root's memory/CPU/load files (read through the
+        door), so psutil never opens a path of the tree itself. Process tables are not copied."""
         import psutil
 
         # psutil warns (RuntimeWarning on stderr) when a captured /proc lacks a field it wants;
@@ -234,19 +249,17 @@ class Context:
         with _PROCFS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             saved = psutil.PROCFS_PATH
-            psutil.PROCFS_PATH = str(self.path("/proc"))
             try:
-                yield psutil
+                if not self._fs.confined:
+                    psutil.PROCFS_PATH = "/proc"
+                    yield psutil
+                else:
+                    with private_procfs(self._fs) as (procfs, _notes):
+                        psutil.PROCFS_PATH = procfs
+                        yield psutil
             finally:
                 psutil.PROCFS_PATH = saved
 
 
-def _distro(ctx: Context) -> Any:
-    import distro  # imported lazily: `mab-doctor list` must stay fast
-
-    return distro.LinuxDistribution(root_dir=str(ctx.root), include_lsb=False, include_uname=False,
-                                    include_oslevel=False)
-
-
 UNAME: Fact[Uname] = Fact("uname", lambda ctx: ctx._read_uname())
-DISTRO: Fact[Any] = Fact("distro", _distro)
+DISTRO: Fact[DistroInfo] = Fact("distro", lambda ctx: read_distro(ctx._fs))

@@ -1,4 +1,4 @@
-"""Run checks: prerequisites first, crashes isolated, output in a stable order."""
+"""Run checks: prerequisites first, crashes isolated, a time budget each, output in a stable order."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import dataclasses
 import heapq
 import time
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from mab_doctor.core.check import Check
 from mab_doctor.core.model import Outcome, Result, SkipCheck, Status
-from mab_doctor.core.tasks import TaskPool
+from mab_doctor.core.tasks import WAKE_S, Task, TaskPool
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -21,6 +20,10 @@ if TYPE_CHECKING:
 MET = (Status.OK, Status.WARN)
 # Worker threads of one run: most checks wait on a process or a socket, not on the CPU.
 DEFAULT_JOBS = 8
+# How a check's time budget follows --timeout (see check_budget).
+COMMANDS_PER_CHECK = 4
+CHECK_MARGIN_S = 1.0
+MIN_CHECK_BUDGET_S = 3.0
 
 
 class UnknownCheck(KeyError):
@@ -107,52 +110,101 @@ def _blocked(chk: Check, worst: dict[str, Result]) -> Result | None:
                        remediation=f"Fix {', '.join(chk.requires)} first, then run mab-doctor again.")
 
 
+def check_budget(timeout: float) -> float:
+    """Seconds one check may take before the run gives up on it and reports an ERROR.
+
+    A check runs at most a few external commands one after another, each bounded by --timeout,
+    and may wait for another check's command through a shared fact: COMMANDS_PER_CHECK of them
+    plus a margin for reading files. The floor keeps a tiny --timeout from cutting off checks that
+    only read files on a slow board. Only a check stuck beyond any command's timeout (a FIFO read,
+    a library in a loop) ever reaches it."""
+    return max(MIN_CHECK_BUDGET_S, COMMANDS_PER_CHECK * timeout + CHECK_MARGIN_S)
+
+
+def timed_out(chk: Check, budget_s: float) -> Result:
+    """The row of a check that did not finish within its budget."""
+    return Result.error(f"timed out after {budget_s:g} s (the check did not finish)",
+                        remediation=f"Something this check waits for does not answer (a hung daemon, a FIFO, "
+                                    f"a stale network mount): run `mab-doctor {chk.name}` alone to see it. "
+                                    f"On a host that is only slow, raise --timeout; otherwise report it as a "
+                                    f"bug in the check ({chk.source}).")
+
+
 def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["LoadProblem"] = (),
-               jobs: int = DEFAULT_JOBS) -> Iterator[Outcome]:
+               jobs: int = DEFAULT_JOBS, budget_s: float | None = None) -> Iterator[Outcome]:
     """Yield outcomes in stable order; independent checks may run concurrently (``jobs``).
 
-    The run's pool is the only one: checks lend it to their own waiting through ``ctx.map``."""
+    Each check gets ``budget_s`` seconds (default: check_budget(ctx.timeout)); one that takes longer
+    becomes an ERROR row and the run goes on without it. The run's pool is the only one: checks lend
+    it to their own waiting through ``ctx.map``."""
     for problem in problems:
         ghost = Check(problem.name, f"plugin {problem.name}", "plugins", run=None,  # type: ignore[arg-type]
                       source=problem.source)
         yield Outcome(ghost, Result.error(problem.message, details=(f"source: {problem.source}",),
                                           remediation="Fix or uninstall that plugin, or run with "
                                                       "--no-plugins."))
-    plan = order(checks)
-    worst: dict[str, Result] = {}
-    futures: dict[str, Future] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="check") as executor:
-        pool = TaskPool(executor)
-        with ctx.sharing(pool):
-            yield from _run_plan(plan, ctx, pool, futures, worst)
-
-
-def _run_plan(plan, ctx, pool, futures, worst) -> Iterator[Outcome]:
+    budget = check_budget(ctx.timeout) if budget_s is None else budget_s
+    pool = TaskPool(jobs, name="check")
     try:
-        for chk in plan:
-            _start_ready(plan, ctx, pool, futures, worst)
-            results, took = _finish(chk, ctx, pool, futures, worst)
-            worst[chk.name] = max(results, key=lambda r: r.status.severity)
-            for res in results:
-                yield Outcome(chk, res, took / len(results))
+        with ctx.sharing(pool):
+            yield from _Run(order(checks), ctx, pool, budget).outcomes()
     finally:
-        for fut in futures.values():
-            fut.cancel()
+        pool.close()
 
 
-def _start_ready(plan, ctx, pool, futures, worst) -> None:
-    # Start every check whose prerequisites have all finished and passed.
-    for chk in plan:
-        if chk.name in futures or chk.name in worst:
-            continue
-        if all(r in worst for r in chk.requires) and _blocked(chk, worst) is None:
-            futures[chk.name] = pool.submit(call_isolated, chk, ctx)
+class _Run:
+    """One pass over the plan: the main thread only starts checks and waits for them, in short
+    sleeps, so Ctrl-C and deadlines are noticed within WAKE_S."""
 
+    def __init__(self, plan: list[Check], ctx: "Context", pool: TaskPool, budget: float) -> None:
+        self.plan, self.ctx, self.pool, self.budget = plan, ctx, pool, budget
+        self.tasks: dict[str, Task] = {}
+        self.worst: dict[str, Result] = {}
+        self.helped: set[str] = set()
 
-def _finish(chk, ctx, pool, futures, worst) -> tuple[list[Result], float]:
-    blocked = _blocked(chk, worst)
-    if blocked is not None:
-        return [blocked], 0.0
-    if chk.name not in futures:
-        futures[chk.name] = pool.submit(call_isolated, chk, ctx)
-    return futures[chk.name].result()  # re-raises KeyboardInterrupt/SystemExit raised inside the check
+    def outcomes(self) -> Iterator[Outcome]:
+        try:
+            for chk in self.plan:
+                self._start_ready()
+                results, took = self._finish(chk)
+                self.worst[chk.name] = max(results, key=lambda r: r.status.severity)
+                for res in results:
+                    yield Outcome(chk, res, took / len(results))
+        finally:
+            for task in self.tasks.values():
+                task.cancel()
+
+    def _start_ready(self) -> None:
+        # Start every check whose prerequisites have all finished and passed.
+        for chk in self.plan:
+            if chk.name in self.tasks or chk.name in self.worst:
+                continue
+            if all(r in self.worst for r in chk.requires) and _blocked(chk, self.worst) is None:
+                self.tasks[chk.name] = self.pool.submit(call_isolated, chk, self.ctx)
+
+    def _finish(self, chk: Check) -> tuple[list[Result], float]:
+        blocked = _blocked(chk, self.worst)
+        if blocked is not None:
+            return [blocked], 0.0
+        if chk.name not in self.tasks:
+            self.tasks[chk.name] = self.pool.submit(call_isolated, chk, self.ctx)
+        task = self.tasks[chk.name]
+        while not task.abandoned and not task.wait(WAKE_S):
+            self._watch()
+        if task.abandoned:
+            return [timed_out(chk, self.budget)], self.budget
+        return task.result()  # re-raises KeyboardInterrupt/SystemExit raised inside the check
+
+    def _watch(self) -> None:
+        # Give up on every check past its budget, not only the awaited one: stuck checks hold
+        # workers that the awaited one may still be queued for.
+        now = time.monotonic()
+        for name, task in self.tasks.items():
+            if task.started_at is not None:
+                if not task.done and now - task.started_at > self.budget:
+                    self.pool.abandon(task)
+            elif now - task.submitted_at > self.budget and name not in self.helped:
+                # Queued for a whole budget: its workers are stuck in calls the runner cannot see
+                # (tasks of a check it gave up on); one more worker lets it start.
+                self.helped.add(name)
+                self.pool.add_worker()

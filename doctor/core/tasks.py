@@ -2,69 +2,188 @@
 
 from __future__ import annotations
 
+import itertools
+import queue
 import threading
-from concurrent.futures import Executor, Future
+import time
 from typing import Any, Callable, Iterable, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+# A thread waiting for tasks wakes this often: Ctrl-C and deadlines are noticed this fast.
+WAKE_S = 0.1
 
-class _Task:
-    """One call that either a worker or the waiting caller runs, whichever claims it first."""
+_busy_lock = threading.Lock()
+_busy = 0  # pool workers inside a call right now, over every pool of the process
 
-    def __init__(self, fn: Callable[[Any], Any], item: Any) -> None:
-        self.fn, self.item = fn, item
-        self.claimed = False
-        self.claim_lock = threading.Lock()
-        self.finished = threading.Event()
+
+def busy_workers() -> int:
+    """How many pool workers are still inside a call (after a run: checks that never returned)."""
+    return _busy
+
+
+def _count_busy(step: int) -> None:
+    global _busy
+    with _busy_lock:
+        _busy += step
+
+
+class Cancelled(Exception):
+    """The run ended before a worker started this task."""
+
+
+class Task:
+    """One call that either a worker or a waiting caller runs, whichever claims it first; it records
+    when it was submitted and when it started, so a runner can tell a stuck call from a queued one."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+        self.submitted_at = time.monotonic()
+        self.started_at: float | None = None
+        self.abandoned = False  # the pool gave up on it: its worker leaves once (if ever) it returns
         self.value: Any = None
         self.error: BaseException | None = None
+        self._claimed = False
+        self._claim_lock = threading.Lock()
+        self._finished = threading.Event()
 
-    def claim(self) -> bool:
-        with self.claim_lock:
-            if self.claimed:
+    def _claim(self) -> bool:
+        with self._claim_lock:
+            if self._claimed:
                 return False
-            self.claimed = True
+            self._claimed = True
             return True
 
     def run_if_unclaimed(self) -> None:
-        if not self.claim():
+        """Run the call here, unless someone else already has it."""
+        if not self._claim():
             return
+        self.started_at = time.monotonic()
         try:
-            self.value = self.fn(self.item)
-        except BaseException as exc:  # handed to the caller, who re-raises it
+            self.value = self.fn(*self.args)
+        except BaseException as exc:  # handed to whoever waits, who re-raises it
             self.error = exc
         finally:
-            self.finished.set()
+            self._finished.set()
+
+    def cancel(self) -> None:
+        """Make sure nobody starts it any more (a running or finished task is left alone)."""
+        if self._claim():
+            self.error = Cancelled()
+            self._finished.set()
+
+    @property
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once it finished; False when ``timeout`` seconds passed first."""
+        return self._finished.wait(timeout)
+
+    def result(self) -> Any:
+        """Its value, or its exception raised again (KeyboardInterrupt included)."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def within(seconds: float, fn: Callable[..., R], *args: Any, default: R) -> R:
+    """``fn(*args)`` on a daemon thread, or ``default`` when it has not returned within ``seconds``
+    (the caller keeps waking up meanwhile, so Ctrl-C still reaches it); its exception is raised."""
+    task = Task(fn, *args)
+
+    def work() -> None:
+        _count_busy(1)
+        try:
+            task.run_if_unclaimed()
+        finally:
+            _count_busy(-1)
+    threading.Thread(target=work, name="bounded", daemon=True).start()
+    deadline = time.monotonic() + seconds
+    while not task.wait(min(WAKE_S, max(0.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            return default
+    return task.result()
 
 
 class TaskPool:
-    """Wraps the runner's executor: checks are submitted to it, and `map` spreads a check's
-    waiting (one process per target, say) over the same workers. A caller waiting for its own
-    tasks runs every task no worker has started yet itself, so nesting cannot deadlock even
-    with a single worker."""
+    """Daemon worker threads taking tasks from one queue. Checks are submitted to it, and `map`
+    spreads a check's waiting (one process per target, say) over the same workers. A caller
+    waiting for its own tasks runs every task no worker has started yet itself, so nesting cannot
+    deadlock even with a single worker.
 
-    def __init__(self, executor: Executor) -> None:
-        self.executor = executor
+    Daemon threads, not concurrent.futures: its executors join their workers at interpreter exit,
+    so one check that never returns would keep the process alive for ever."""
 
-    def submit(self, fn: Callable[..., R], *args: Any) -> "Future[R]":
-        """Run ``fn(*args)`` on a worker."""
-        return self.executor.submit(fn, *args)
+    def __init__(self, workers: int, name: str = "check") -> None:
+        self.name = name
+        self._queue: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._numbers = itertools.count()
+        self._started = 0
+        for _ in range(max(1, workers)):
+            self.add_worker()
+
+    def add_worker(self) -> None:
+        """One more worker (in place of one that is stuck)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._started += 1
+            number = next(self._numbers)
+        threading.Thread(target=self._work, name=f"{self.name}_{number}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None:
+                return
+            _count_busy(1)
+            try:
+                task.run_if_unclaimed()
+            finally:
+                _count_busy(-1)
+            with self._lock:
+                if task.abandoned:  # a replacement took this worker's place while it was stuck
+                    return
+
+    def submit(self, fn: Callable[..., R], *args: Any) -> Task:
+        """Run ``fn(*args)`` on a worker; the Task says when it started and what it gave."""
+        if self._closed:
+            raise RuntimeError("the pool of this run is closed")
+        task = Task(fn, *args)
+        self._queue.put(task)
+        return task
+
+    def abandon(self, task: Task) -> None:
+        """Stop counting on a running task that may never return: a new worker takes its place."""
+        with self._lock:
+            if task.abandoned or task.done or task.started_at is None:
+                return
+            task.abandoned = True
+        self.add_worker()
+
+    def close(self) -> None:
+        """Idle workers leave; stuck ones are daemons and do not keep the process alive."""
+        with self._lock:
+            self._closed = True
+            started = self._started
+        for _ in range(started):
+            self._queue.put(None)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``[fn(item) for item in items]``, side by side; the first error (in input order) is
         raised once every task has finished."""
-        tasks = [_Task(fn, item) for item in items]
-        for task in tasks[1:]:  # the caller starts on the first one right away
-            try:
-                self.executor.submit(task.run_if_unclaimed)
-            except RuntimeError:  # the executor is shutting down: the caller runs it below
-                break
+        tasks = [Task(fn, item) for item in items]
+        if not self._closed:
+            for task in tasks[1:]:  # the caller starts on the first one right away
+                self._queue.put(task)
         for task in tasks:
             task.run_if_unclaimed()
         for task in tasks:
-            task.finished.wait()
+            task.wait()
         failed = next((t.error for t in tasks if t.error is not None), None)
         if failed is not None:
             raise failed

@@ -9,6 +9,7 @@ enabled/disabled, interpreter, "flags: " (in the fixed order P O C F), then offs
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,22 +48,31 @@ class Entry:
         def esc(raw: bytes) -> str:
             return "".join(f"\\x{b:02x}" for b in raw)
         if self.kind == "E":
-            return f":{self.name}:E::{self.extension}::{self.interpreter}:{self.flags}"
-        mask = esc(self.mask) if self.mask is not None else ""
-        return f":{self.name}:M:{self.offset}:{esc(self.magic)}:{mask}:{self.interpreter}:{self.flags}"
+            fields = [self.name, "E", "", self.extension or "", "", self.interpreter, self.flags]
+        else:
+            mask = esc(self.mask) if self.mask is not None else ""
+            fields = [self.name, "M", str(self.offset), esc(self.magic), mask, self.interpreter, self.flags]
+        # The first character is the delimiter, whatever it is: take one no field contains (an
+        # interpreter path may hold ':'), as the kernel splits on it blindly.
+        delim = next(d for d in ":#|!%@,;=+^~" if not any(d in f for f in fields))
+        return delim + delim.join(fields)
 
 
 def parse_entry(name: str, text: str) -> Entry:
     """Parse the text of /proc/sys/fs/binfmt_misc/<name>; raise EntryError on garbage."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or lines[0] not in ("enabled", "disabled"):
-        raise EntryError(f"{name}: first line is {lines[0] if lines else 'missing'!r}, not enabled/disabled")
+        raise EntryError(f"{name}: first line is {_quoted(lines[0]) if lines else 'missing'}, not enabled/disabled")
     fields: dict[str, str] = {}
     for line in lines[1:]:
         key, _, value = line.partition(" ")
         fields[key.rstrip(":")] = value.strip()
-    if "interpreter" not in fields:
-        raise EntryError(f"{name}: no interpreter line")
+    if not fields.get("interpreter"):
+        raise EntryError(f"{name}: no interpreter")
+    # The kernel prints only the flags it knows; anything else was not written by a kernel.
+    if not set(fields.get("flags", "")) <= set("POCF"):
+        raise EntryError(f"{name}: flags {_quoted(fields['flags'])} are not from P, O, C and F: "
+                         f"the kernel would not print them")
     try:
         if "extension" in fields:
             return Entry(name, lines[0] == "enabled", fields["interpreter"], fields.get("flags", ""), "E",
@@ -78,6 +88,11 @@ def parse_entry(name: str, text: str) -> Entry:
         raise EntryError(f"{name}: {exc}") from None
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """A host string as an error message quotes it: repr, at most ``limit`` characters of it."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def _offset(name: str, text: str) -> int:
     """A magic offset as the kernel would take it; anything else is an EntryError in plain words."""
     text = text.strip() or "0"
@@ -89,6 +104,8 @@ def _offset(name: str, text: str) -> int:
 
 def _checked(entry: Entry) -> Entry:
     """The entry, if the kernel would accept it (fs/binfmt_misc.c checks these when registering)."""
+    if not entry.magic:
+        raise EntryError(f"{entry.name}: no magic bytes: the kernel would not accept it")
     if entry.offset < 0:
         raise EntryError(f"{entry.name}: negative offset {entry.offset}: the kernel would not accept it")
     if entry.offset + len(entry.magic) > BINPRM_BUF_SIZE:
@@ -156,15 +173,16 @@ def is_qemu(entry: Entry) -> bool:
 
 
 def _unescape(text: str) -> bytes:
-    # The kernel's string_unescape: \xHH and \\ (binfmt_misc.c); anything else is literal.
+    # binfmt_misc unescapes with UNESCAPE_HEX only: \xHH is one byte, every other character stays as
+    # it is (a backslash too); a \x without two hex digits makes the kernel refuse the line (scanarg).
     out, i = bytearray(), 0
     while i < len(text):
-        if text.startswith("\\x", i) and len(text) >= i + 4:
-            out.append(int(text[i + 2:i + 4], 16))
+        if text.startswith("\\x", i):
+            pair = text[i + 2:i + 4]
+            if len(pair) != 2 or not all(c in string.hexdigits for c in pair):
+                raise EntryError(f"\\x not followed by two hex digits: the kernel would not accept it")
+            out.append(int(pair, 16))
             i += 4
-        elif text.startswith("\\\\", i):
-            out.append(0x5C)
-            i += 2
         else:
             out.extend(text[i].encode())
             i += 1
@@ -175,14 +193,24 @@ def parse_register_line(line: str) -> Entry:
     """Parse a register string (binfmt.d line): ':name:type:offset:magic:mask:interpreter:flags'."""
     line = line.rstrip("\n")
     if len(line) < 2:
-        raise EntryError(f"register line too short: {line!r}")
+        raise EntryError(f"register line too short: {_quoted(line)}")
     fields = line[1:].split(line[0])
     if len(fields) < 6:
-        raise EntryError(f"register line has {len(fields)} fields, needs 6 or 7: {line!r}")
+        raise EntryError(f"register line has {len(fields)} fields, needs 6 or 7: {_quoted(line)}")
     name, kind, offset, magic, mask, interpreter = fields[:6]
     flags = fields[6] if len(fields) > 6 else ""
     if kind not in ("M", "E") or not name or not interpreter:
-        raise EntryError(f"register line is not a magic or extension entry: {line!r}")
+        raise EntryError(f"register line is not a magic or extension entry: {_quoted(line)}")
+    # The kernel's own rules (create_entry): a name it can make a file of, flags from P, O, C and F
+    # only, nothing after them, a magic (or extension) that is there.
+    if name in (".", "..") or "/" in name:
+        raise EntryError(f"register line names {_quoted(name)}: the kernel would not accept it")
+    if len(fields) > 7 or not set(flags) <= set("POCF"):
+        raise EntryError(f"register line ends in {_quoted(line.split(line[0], 7)[-1])}, not flags from POCF: "
+                         f"the kernel would not accept it")
+    if not magic or (kind == "E" and "/" in magic):
+        raise EntryError(f"register line has no usable {'magic' if kind == 'M' else 'extension'}: "
+                         f"the kernel would not accept it")
     try:
         if kind == "E":
             return Entry(name, True, interpreter, _flag_order(flags), "E", extension=magic)
@@ -191,7 +219,7 @@ def parse_register_line(line: str) -> Entry:
     except ValueError as exc:
         if isinstance(exc, EntryError):
             raise
-        raise EntryError(f"register line {line!r}: {exc}") from None
+        raise EntryError(f"register line {_quoted(line)}: {exc}") from None
 
 
 def _flag_order(flags: str) -> str:
@@ -200,35 +228,6 @@ def _flag_order(flags: str) -> str:
     return "".join(f for f in "POCF" if f in letters)
 
 
-# Upstream QEMU scripts/qemu-binfmt-conf.sh magic and mask per qemu cpu; used only
-# when neither the distro's binfmt.d file nor binfmt-support provides a definition.
-_ELF64LE = "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00"
-_ELF32LE = "\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00"
-_ELF64BE = "\\x7fELF\\x02\\x02\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02"
-_MASK_LE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
-_MASK_BE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff"
-_MASK_X86 = "\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
-_MASK_MIPS_LE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
-_MASK_MIPS_BE = "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff"
-UPSTREAM = {
-    "aarch64": (_ELF64LE + "\\xb7\\x00", _MASK_LE),
-    "arm": (_ELF32LE + "\\x28\\x00", _MASK_LE),
-    "riscv64": (_ELF64LE + "\\xf3\\x00", _MASK_LE),
-    "ppc64le": (_ELF64LE + "\\x15\\x00", _MASK_LE[:-4] + "\\x00"),
-    "s390x": (_ELF64BE + "\\x00\\x16", _MASK_BE),
-    "mips64el": (_ELF64LE + "\\x08\\x00", _MASK_MIPS_LE),
-    "mips64": (_ELF64BE + "\\x00\\x08", _MASK_MIPS_BE),
-    "i386": (_ELF32LE + "\\x03\\x00", _MASK_X86),
-    "x86_64": (_ELF64LE + "\\x3e\\x00", _MASK_X86),
-    "loongarch64": (_ELF64LE + "\\x02\\x01",
-                    "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfc\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"),
-}
-
-
-def upstream_line(qemu_cpu: str, interpreter: str, flags: str = "F") -> str:
-    """A register line with upstream QEMU's magic/mask for ``qemu_cpu`` (always with F)."""
-    magic, mask = UPSTREAM[qemu_cpu]
-    return f":qemu-{qemu_cpu}:M::{magic}:{mask}:{interpreter}:{flags}"
 
 
 # Handlers no --fix may ever modify, whatever they match: they belong to other software.

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
-from mab_doctor.emulation.binfmt import Entry, EntryError, handles, parse_register_line, upstream_line
+from mab_doctor.emulation.binfmt import Entry, EntryError, handles, parse_register_line
+from mab_doctor.emulation.upstream import upstream_line
+from mab_doctor.host.elf import ElfError, machine_name, parse_header
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 BINFMT_D = ("/etc/binfmt.d", "/run/binfmt.d", "/usr/local/lib/binfmt.d", "/usr/lib/binfmt.d", "/lib/binfmt.d")
 BINFMT_SUPPORT_FORMATS = "/usr/share/binfmts"   # binfmt-support format files, shipped by packages
 BINFMT_SUPPORT_ADMIN = "/var/lib/binfmts"       # binfmt-support's database of imported formats
+INTERPRETER_HEAD = 64 * 1024  # holds the ELF and program headers and PT_INTERP of any real binary
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Interpreter:
 
     path: str
     real: str | None           # symlinks resolved (host path), None when missing
-    machine: str | None = None   # pyelftools' name, e.g. "EM_X86_64"
+    machine: str | None = None   # EM_* name, e.g. "EM_X86_64"
     elf_class: int | None = None
     endian: str | None = None
     dynamic_loader: str | None = None
@@ -44,32 +47,30 @@ class Interpreter:
 
 
 def inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
-    """Read an interpreter's ELF identity and PT_INTERP with pyelftools (never raises; once per run:
-    every emulation check and fix asks about the same few interpreters)."""
+    """Read an interpreter's ELF identity and PT_INTERP with the bounded reader (never raises; once
+    per run: every emulation check and fix asks about the same few interpreters)."""
     return ctx.fact(INTERPRETER, path)
 
 
 def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
     real = ctx.real_path(path)
     if not real.exists():
         return Interpreter(path, None)
     # Report the fully resolved path (Debian's *-binfmt-P is a symlink to qemu-*-static).
     real = real.resolve() if ctx.is_live else real
     host_path = str(real) if ctx.is_live else "/" + str(real.relative_to(ctx.root)).lstrip("/")
+    data = ctx.read_bytes(path, INTERPRETER_HEAD)
+    if data is None:
+        return Interpreter(path, host_path, error="not a readable ELF file: it cannot be opened")
     try:
-        with open(real, "rb") as fh:
-            elf = ELFFile(fh)
-            loader = None
-            for seg in elf.iter_segments():
-                if seg["p_type"] == "PT_INTERP":
-                    loader = seg.get_interp_name()
-            endian = "little" if elf.little_endian else "big"
-            return Interpreter(path, host_path, str(elf["e_machine"]), elf.elfclass, endian, loader)
-    except (ELFError, OSError, ValueError, KeyError, EOFError) as exc:
-        return Interpreter(path, host_path, error=f"not a readable ELF file ({exc})")
+        # Fewer bytes than asked for are the whole file: whatever lies past them is a truncation.
+        header = parse_header(data, len(data) if len(data) < INTERPRETER_HEAD else None)
+        if not header.interpreter_known:  # static or dynamic is then unknown: say so, do not guess
+            raise ElfError(f"its program headers lie past the first {INTERPRETER_HEAD} bytes")
+    except ElfError as exc:
+        return Interpreter(path, host_path, error=f"not a readable ELF file: {exc}")
+    return Interpreter(path, host_path, machine_name(header.machine), header.elf_class, header.endian,
+                       header.interpreter)
 
 
 INTERPRETER: Fact[Interpreter] = Fact("interpreter", _inspect_interpreter)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,8 +23,9 @@ def plugin_dirs(ctx: "Context") -> tuple[list[str], list[str]]:
     notes: list[str] = []
     conf = cli_config(ctx)
     extra = []
-    if conf.error:
-        notes.append(f"cliPluginsExtraDirs could not be read ({conf.error}); searching the other directories")
+    if conf.error or conf.unreadable:
+        notes.append(f"cliPluginsExtraDirs could not be read ({conf.error or conf.unreadable}); "
+                     f"searching the other directories")
     elif isinstance(conf.data, dict) and "cliPluginsExtraDirs" in conf.data:
         raw = conf.data["cliPluginsExtraDirs"]
         if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
@@ -41,15 +41,15 @@ def find_candidates(ctx: "Context", dirs: list[str]) -> tuple[list[tuple[int, st
     found, notes = [], []
     for index, folder in enumerate(dirs):
         path = f"{folder}/{PLUGIN}"
-        if not ctx.exists(path):
+        where = ctx.lookup(path)
+        if where.kind == "missing":
             continue
-        real = ctx.real_path(path)
-        if not real.exists():
+        if where.kind == "dangling symlink":
             notes.append(f"{path}: broken symlink, skipped (as the CLI does)")
-        elif real.is_dir():
-            notes.append(f"{path}: a directory, skipped")
-        else:
+        elif where.kind == "file":
             found.append((index, path))
+        else:  # a directory, a FIFO, a symlink loop...: nothing the CLI could run
+            notes.append(f"{where.reason or f'{path}: a {where.kind}'}, skipped")
     return found, notes
 
 
@@ -57,8 +57,10 @@ def validate_metadata(text: str) -> tuple[dict | None, str | None]:
     """(metadata, None) when the JSON passes docker/cli's checks, else (data or None, the exact problem)."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, f"metadata is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except (ValueError, RecursionError):
+        return None, "metadata is not JSON (nested too deeply, or not text)"
     if not isinstance(data, dict):
         return None, "metadata is not a JSON object"
     schema = data.get("SchemaVersion")
@@ -96,19 +98,31 @@ class Builder:
     nodes: list[Node] = field(default_factory=list)
 
 
+def _text(obj: dict, key: str) -> str:
+    # A field of another JSON type (a newer or broken buildx) is left out, never passed on.
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def parse_ls_json(text: str) -> list[Builder]:
     """`buildx ls --format json` (v0.13+): JSON Lines, one object per builder (repeated per node before
     v0.21, without a current-builder field); raises ValueError on anything else."""
     builders: dict[str, Builder] = {}
     for line in filter(None, (l.strip() for l in text.splitlines())):
-        obj = json.loads(line)
+        try:
+            obj = json.loads(line)
+        except RecursionError:
+            raise ValueError("a line nested too deeply to be a builder") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("Name"), str):
             raise ValueError("not a buildx builder object")
-        nodes = [Node(n.get("Name", ""), n.get("Endpoint", ""), n.get("Status", ""), n.get("Version", ""),
-                      list(n.get("Platforms") or [])) for n in obj.get("Nodes") or [] if isinstance(n, dict)]
+        listed = obj.get("Nodes") if isinstance(obj.get("Nodes"), list) else []
+        nodes = [Node(_text(n, "Name"), _text(n, "Endpoint"), _text(n, "Status"), _text(n, "Version"),
+                      [p for p in n.get("Platforms") or [] if isinstance(p, str)]
+                      if isinstance(n.get("Platforms"), list) else [])
+                 for n in listed if isinstance(n, dict)]
         current = bool(obj.get("Current") or obj.get("Selected"))
-        builders.setdefault(obj["Name"], Builder(obj["Name"], obj.get("Driver", ""), current,
-                                                 obj.get("Err", ""), nodes))
+        builders.setdefault(obj["Name"], Builder(obj["Name"], _text(obj, "Driver"), current,
+                                                 _text(obj, "Err"), nodes))
     if not builders:
         raise ValueError("no builders listed")
     return list(builders.values())
@@ -145,5 +159,5 @@ def platform_names(node: Node) -> list[str]:
 
 
 def is_executable(ctx: "Context", path: str) -> bool:
-    """Whether the file may be executed (os.access on the host's view of it)."""
-    return os.access(ctx.real_path(path), os.X_OK)
+    """Whether the file may be executed (a regular file with execute permission, on the host's view)."""
+    return ctx.is_executable(path)

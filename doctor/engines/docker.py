@@ -16,12 +16,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class JsonFile:
-    """A JSON config file: its data, or why it could not be used (with line and column)."""
+    """A JSON config file: its data, or why it could not be used: ``error`` for invalid JSON (with
+    line and column), ``unreadable`` for a file that is there but cannot be read (permissions, not a
+    regular file, too large), so the two are never confused."""
 
     path: str
     exists: bool
     data: Any = None
     error: str | None = None
+    unreadable: str | None = None
 
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -36,13 +39,20 @@ def read_json(ctx: "Context", path: str) -> JsonFile:
 def _parse_json_file(ctx: "Context", path: str) -> JsonFile:
     text, why = ctx.try_read(path)
     if text is None:
-        return JsonFile(path, ctx.exists(path), error=None if not ctx.exists(path) else why)
+        there = ctx.exists(path)
+        return JsonFile(path, there, unreadable=why if there else None)
     if not text.strip():
         return JsonFile(path, True, data={})
     try:
-        return JsonFile(path, True, data=json.loads(text))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         return JsonFile(path, True, error=f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}")
+    except RecursionError:  # nesting deeper than Python's parser goes: Docker's would refuse it too
+        return JsonFile(path, True, error=f"{path}: nested too deeply to be a configuration")
+    if not isinstance(data, dict):  # Docker reads both files into an object and refuses anything else
+        return JsonFile(path, True, error=f"{path}: line 1, column 1: a JSON {type(data).__name__.replace('dict', 'object')} "
+                                          f"where an object is needed")
+    return JsonFile(path, True, data=data)
 
 
 JSON_FILE: Fact[JsonFile] = Fact("JSON file", _parse_json_file)
@@ -86,7 +96,8 @@ class DockerFacts:
         """Whether the daemon keeps images in the containerd image store (every platform of a tag
         stored locally) rather than the classic one (one platform per tag)."""
         info = self.info or {}
-        status = " ".join(str(v) for pair in info.get("DriverStatus") or [] for v in pair)
+        pairs = info.get("DriverStatus") if isinstance(info.get("DriverStatus"), list) else []
+        status = " ".join(str(v) for pair in pairs for v in (pair if isinstance(pair, list) else [pair]))
         driver = str(info.get("Driver") or "")
         return self.up and (SNAPSHOTTER in status or driver.startswith(("overlayfs", "stargz", "io.containerd")))
 
@@ -129,7 +140,18 @@ REMEDY = {
 
 
 def _first_json(text: str) -> dict | None:
-    return next(iter(json_documents(text) or []), None)
+    """The first JSON document printed, when it is an object (a broken CLI may print any JSON)."""
+    first = next(iter(json_documents(text) or []), None)
+    return first if isinstance(first, dict) else None
+
+
+def _section(data: dict | None, key: str) -> dict | None:
+    """One object of `docker version` (Client, Server) with a usable Version: a field of another
+    JSON type is dropped rather than passed on to version comparisons."""
+    part = (data or {}).get(key)
+    if not isinstance(part, dict):
+        return None
+    return part if isinstance(part.get("Version", ""), str) else {k: v for k, v in part.items() if k != "Version"}
 
 
 def _chosen_endpoint(ctx: "Context") -> str:
@@ -148,7 +170,7 @@ def _state(res: "CommandResult", data: dict | None) -> tuple[str, str]:
         return "missing", "docker is not installed"
     if res.timed_out:
         return "hung", f"the daemon accepted the connection but did not answer within {res.timeout:g}s"
-    if data and data.get("Server"):
+    if _section(data, "Server"):
         return "up", ""
     if "permission denied" in res.stderr.lower():
         return "denied", err
@@ -167,8 +189,8 @@ def _ask_docker(ctx: "Context") -> DockerFacts:
     if chosen and state in ("down", "error"):
         # The environment picked the endpoint: "start the daemon" would be the wrong cure.
         state = "unreachable"
-    client = (data or {}).get("Client") or {}
-    server = (data or {}).get("Server")
+    client = _section(data, "Client") or {}
+    server = _section(data, "Server")
     if not client.get("Version"):  # a hung daemon: the CLI printed nothing before it was killed
         m = re.search(r"version ([0-9][^\s,]*)", ctx.run(binary, "--version", timeout=5).stdout)
         client = {**client, "Version": m.group(1)} if m else client

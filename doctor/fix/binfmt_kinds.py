@@ -6,67 +6,13 @@ import dataclasses
 from typing import TYPE_CHECKING, Sequence
 
 from mab_doctor.core.model import Action
-from mab_doctor.emulation.binfmt import (MOUNT_POINT, SPECIAL_FILES, Entry, EntryError, is_protected, parse_entry,
-                                         parse_register_line)
+from mab_doctor.emulation.binfmt import MOUNT_POINT, is_protected
+from mab_doctor.fix.entries import (REGISTER, STATUS, entry_difference, entry_names, entry_path, line_name,
+                                    restore_entry, same_definition, same_entry)
 from mab_doctor.fix.kinds import ActionKind, FixError, Resolver, StepLog, printf_into, run_or_fail
 
 if TYPE_CHECKING:
     from mab_doctor.fix.writer import HostWriter
-
-STATUS = f"{MOUNT_POINT}/status"
-REGISTER = f"{MOUNT_POINT}/register"
-
-
-def entry_path(name: str) -> str:
-    """The kernel file of one entry."""
-    return f"{MOUNT_POINT}/{name}"
-
-
-def entry_names(writer: "HostWriter") -> list[str]:
-    """The entries binfmt_misc shows now (none when it is not mounted)."""
-    return [n for n in writer.listdir(MOUNT_POINT) if n not in SPECIAL_FILES]
-
-
-def line_name(line: str) -> str:
-    """The entry name a register line defines (its first field)."""
-    return line[1:].split(line[0])[0] if len(line) > 1 else ""
-
-
-def _definition(name: str, text: str | None, enabled: bool = True) -> Entry | None:
-    # An entry file or register line as a comparable Entry; None when it does not parse.
-    if text is None:
-        return None
-    try:
-        is_file = text.startswith(("enabled\n", "disabled\n"))  # else a register line, any delimiter
-        entry = parse_entry(name, text) if is_file else parse_register_line(text)
-    except EntryError:
-        return None
-    return dataclasses.replace(entry, enabled=enabled)
-
-
-def same_definition(name: str, text: str | None, line: str) -> bool:
-    """Whether an entry file ``text`` defines what register ``line`` would, ignoring enabled/disabled."""
-    ours = _definition(name, line)
-    return ours is not None and _definition(name, text) == ours
-
-
-def restore_entry(step: dict, writer: "HostWriter") -> list[str]:
-    """Bring an entry back to the exact definition journaled in ``step['before']`` (if there was one)."""
-    name, before = step["name"], step.get("before")
-    current = writer.read(entry_path(name))
-    if not before or current == before:
-        return []
-    try:
-        entry = parse_entry(name, before)
-    except EntryError as exc:
-        raise FixError(f"journaled definition of {name} is unreadable: {exc}") from None
-    if current is not None:
-        writer.write_control(entry_path(name), "-1")
-    writer.write_control(REGISTER, entry.register_string() + "\n")
-    if not entry.enabled:
-        writer.write_control(entry_path(name), "0")
-    return []
-
 
 class Mount(ActionKind):
     kind, phase = "mount", 1
@@ -98,11 +44,31 @@ class Mount(ActionKind):
         run_or_fail(writer, ("umount", MOUNT_POINT), timeout=60)
         return []
 
+    def places(self, step: dict) -> tuple[str, ...]:
+        return (MOUNT_POINT,)
+
+    def drift(self, step: dict, writer: "HostWriter", place: str, accounted: frozenset[str]) -> str | None:
+        if not writer.exists(STATUS):
+            return None  # unmounted since: as before the step
+        found = step.get("found")
+        # Most kernels drop every entry on an unmount: one that neither this journal nor the mount
+        # accounts for came later, from someone else, and undo would destroy it.
+        later = [n for n in sorted(entry_names(writer)) if n not in (found or ()) and entry_path(n) not in accounted]
+        if not later:
+            return None
+        shown, them = ", ".join(later), "it" if len(later) == 1 else "them"
+        if found is None and step.get("state") == "pending":
+            return (f"binfmt_misc: {shown} registered, and --fix was killed before it noted what its mount "
+                    f"found: unmounting may remove {them}")
+        return f"binfmt_misc: {shown} registered since --fix mounted it (unmounting would remove {them})"
+
     def label(self, step: dict) -> str:
         return MOUNT_POINT
 
 
 class Enable(ActionKind):
+    """Its undo writes 0 only while status still reads enabled (what it left), so it has no drift to check."""
+
     kind, phase = "enable", 2
 
     def describe(self, action: Action) -> str:
@@ -138,6 +104,24 @@ class EntryKind(ActionKind):
     def undo(self, step: dict, writer: "HostWriter") -> list[str]:
         return restore_entry(step, writer)
 
+    def places(self, step: dict) -> tuple[str, ...]:
+        return (entry_path(step["name"]),)
+
+    def left(self, step: dict, current: str | None) -> bool:
+        """Whether the entry text ``current`` (None: no entry) is what the step left."""
+        raise NotImplementedError
+
+    def drift(self, step: dict, writer: "HostWriter", place: str, accounted: frozenset[str]) -> str | None:
+        current, before = writer.read(place), step.get("before")
+        if current == before or self.left(step, current):
+            return None
+        return self.difference(step, current)
+
+    def difference(self, step: dict, current: str | None) -> str:
+        """What changed, given that the entry holds neither what was there before nor what the step left."""
+        left = step.get("after") or step.get("line") or step.get("before") or ""  # the best we know of it
+        return entry_difference(step["name"], left, current)
+
 
 class EnableEntry(EntryKind):
     kind, phase = "enable-entry", 4
@@ -154,7 +138,12 @@ class EnableEntry(EntryKind):
             return
         step = journal.record({"kind": self.kind, "name": action.subject, "before": before})
         writer.write_control(entry_path(action.subject), "1")
+        step["after"] = writer.read(entry_path(action.subject))  # exactly what the kernel shows, for undo
         journal.done(step)
+
+    def left(self, step: dict, current: str | None) -> bool:
+        # A step killed before it was marked done did not read the entry back: before, switched on.
+        return current == (step.get("after") or (step.get("before") or "").replace("disabled", "enabled", 1))
 
 
 class Unregister(EntryKind):
@@ -173,6 +162,12 @@ class Unregister(EntryKind):
         step = journal.record({"kind": self.kind, "name": action.subject, "before": before})
         writer.write_control(entry_path(action.subject), "-1")
         journal.done(step)
+
+    def left(self, step: dict, current: str | None) -> bool:
+        return current is None
+
+    def difference(self, step: dict, current: str | None) -> str:
+        return f"{step['name']}: registered again since --fix removed it"
 
 
 class Register(EntryKind):
@@ -215,7 +210,14 @@ class Register(EntryKind):
             writer.write_control(REGISTER, line + "\n")
         except OSError as exc:
             raise FixError(f"registering {name} failed: {exc.strerror or exc}") from None
+        step["after"] = writer.read(entry_path(name))  # exactly what the kernel made of the line, for undo
         journal.done(step)
+
+    def left(self, step: dict, current: str | None) -> bool:
+        if step.get("after"):
+            return current == step["after"]
+        # Killed before it read the entry back, or a journal of an older version: the definition, on.
+        return same_entry(step["name"], current, step["line"])
 
     def undo(self, step: dict, writer: "HostWriter") -> list[str]:
         name = step["name"]

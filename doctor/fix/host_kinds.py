@@ -7,6 +7,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from mab_doctor.core.model import Action
+from mab_doctor.fix.entries import entry_difference, entry_names, entry_path
 from mab_doctor.fix.kinds import ActionKind, FixError, Resolver, StepLog, printf_into, run_or_fail
 
 if TYPE_CHECKING:
@@ -21,21 +22,26 @@ JSON_MERGE = ("import json, os, sys; p = sys.argv[1]; d = json.load(open(p)) if 
 class FileKind(ActionKind):
     """Replace one regular file atomically, keeping a backup of the old content next to it."""
 
+    mode: int | None = None  # the file's mode afterwards; None keeps the old one (a new file: the umask's)
+
     def new_text(self, action: Action, before: str | None) -> str:
         """The file's content after the action, given its content before (None: no file)."""
         raise NotImplementedError
 
     def apply(self, action: Action, writer: "HostWriter", journal: StepLog, resolve: Resolver) -> None:
         path, backup = action.subject, action.subject + BACKUP_SUFFIX
+        for place in (path, backup):
+            if writer.is_link(place):  # writing would go wherever the link points
+                raise FixError(f"refusing to write {place}: it is a symbolic link")
         before = writer.read(path)
         text = self.new_text(action, before)
         if text == before:
             return
-        step = journal.record({"kind": self.kind, "path": path, "before": before,
-                               "backup_before": writer.read(backup)})
+        step = journal.record({"kind": self.kind, "path": path, "before": before, "mode_before": writer.mode(path),
+                               "backup_before": writer.read(backup), "after": text})
         if before is not None:
             writer.replace_file(backup, before, mode=writer.mode(path))  # as private as the original
-        writer.replace_file(path, text)
+        writer.replace_file(path, text, mode=self.mode)
         journal.done(step)
 
     def undo(self, step: dict, writer: "HostWriter") -> list[str]:
@@ -43,7 +49,7 @@ class FileKind(ActionKind):
         if step.get("before") is None:
             writer.unlink(path)
         else:
-            writer.replace_file(path, step["before"])
+            writer.replace_file(path, step["before"], mode=step.get("mode_before"))
         if "backup_before" not in step:  # journals of older versions: a backup exists only if we made it
             if step.get("before") is not None:
                 writer.unlink(backup)
@@ -53,9 +59,24 @@ class FileKind(ActionKind):
             writer.replace_file(backup, step["backup_before"])
         return []
 
+    def places(self, step: dict) -> tuple[str, ...]:
+        return (step["path"], step["path"] + BACKUP_SUFFIX)
+
+    def drift(self, step: dict, writer: "HostWriter", place: str, accounted: frozenset[str]) -> str | None:
+        if "after" not in step:
+            return None  # a journal of an older version: what it wrote is unknown
+        before, current = step.get("before"), writer.read(place)
+        if place == step["path"]:
+            left = (before, step["after"])
+        else:  # the backup: ours (the old file), or what was there before the step
+            left = (step.get("backup_before"), before) if before is not None else (step.get("backup_before"),)
+        if current in left:
+            return None
+        return f"{place}: {'removed' if current is None else 'changed'} since --fix wrote it"
+
 
 class Persist(FileKind):
-    kind, phase, only_with_persist = "persist", 7, True
+    kind, phase, only_with_persist, mode = "persist", 7, True, 0o644  # systemd-binfmt reads it; anyone may
 
     def describe(self, action: Action) -> str:
         return f"write {action.subject} so the handler is registered again at boot: {action.line}"
@@ -103,12 +124,24 @@ class CommandKind(ActionKind):
         if not action.argv:
             raise FixError(f"{self.kind} {action.subject}: no command to run")
         step = journal.record({"kind": self.kind, "argv": list(action.argv)})
+        had = set(entry_names(writer))
         run_or_fail(writer, tuple(action.argv), self.timeout)
+        # A package's postinst may register handlers: they came from this fix, and undo's checks
+        # must know them (and their exact text) from entries someone else registered later.
+        step["registered"] = {n: writer.read(entry_path(n)) for n in entry_names(writer) if n not in had}
         journal.done(step)
 
     def undo(self, step: dict, writer: "HostWriter") -> list[str]:
         return [f"not undone: `{shlex.join(step['argv'])}` (packages and modules stay; remove them yourself "
                 f"if you want)"]
+
+    def places(self, step: dict) -> tuple[str, ...]:
+        return tuple(entry_path(n) for n in step.get("registered", {}))
+
+    def drift(self, step: dict, writer: "HostWriter", place: str, accounted: frozenset[str]) -> str | None:
+        name, current = place.rsplit("/", 1)[1], writer.read(place)
+        left = step["registered"][name]
+        return None if current in (None, left) else entry_difference(name, left or "", current)
 
     def label(self, step: dict) -> str:
         return shlex.join(step.get("argv", ()))

@@ -59,6 +59,16 @@ class ActionKind:
         """Put back what ``step`` changed, whether it finished ("done") or not ("pending"); notes for the user."""
         raise NotImplementedError
 
+    def places(self, step: dict) -> tuple[str, ...]:
+        """The host paths ``step`` changed (entry files, files): what undo checks before it changes any."""
+        return ()
+
+    def drift(self, step: dict, writer: "HostWriter", place: str, accounted: frozenset[str]) -> str | None:
+        """How ``place`` now differs from what ``step`` left there, in words for a person; None while it
+        holds what the step left or what was there before the step (undo then overwrites nothing it did
+        not write). ``accounted``: the places of every step of the journal that is not undone yet."""
+        return None
+
     def label(self, step: dict) -> str:
         """What a journaled step was about, for the undo log."""
         return step.get("name") or step.get("path") or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,15 @@ class HostWriter(Protocol):
     def mode(self, path: str) -> int | None:
         """Permission bits of a regular file, None when it is missing."""
 
+    def is_link(self, path: str) -> bool:
+        """Whether the path is a symbolic link (a file kind never writes through one)."""
+
     def write_control(self, path: str, text: str) -> None:
         """One write() to an existing kernel control file (never creates it); raises OSError as the kernel does."""
 
     def replace_file(self, path: str, text: str, mode: int | None = None) -> None:
-        """Replace a regular file atomically (parents made; mode kept, or ``mode`` when given)."""
+        """Replace a regular file atomically (parents made; mode kept, or ``mode`` when given); OSError
+        (ELOOP) for a symbolic link, never followed."""
 
     def unlink(self, path: str) -> None:
         """Remove a regular file if it exists."""
@@ -72,6 +77,9 @@ class RealHostWriter:
         except OSError:
             return None
 
+    def is_link(self, path: str) -> bool:
+        return os.path.islink(path)
+
     def write_control(self, path: str, text: str) -> None:
         # No O_CREAT: a missing entry or an unmounted binfmt_misc must fail (ENOENT), not create a
         # file; and one write(), because the kernel parses each write on its own.
@@ -84,11 +92,17 @@ class RealHostWriter:
     def replace_file(self, path: str, text: str, mode: int | None = None) -> None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link: not written through", path)
         if mode is not None:
             # write_atomically keeps the mode of the file it replaces: set it first, so a copy of a
             # 0600 file (it may hold credentials) is never readable by others, not even briefly.
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, mode))
-            os.chmod(target, mode)
+            # O_NOFOLLOW: a link planted since the check above fails (ELOOP) instead of being followed.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+            try:
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
         write_atomically(target, text)
 
     def unlink(self, path: str) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 # The userland is whatever these files are; the first readable ELF wins.
 USERLAND_PROBES = ("/bin/sh", "/usr/bin/sh", "/bin/busybox", "/usr/bin/env")
+DPKG_STATUS_LIMIT = 64 << 20  # a desktop with thousands of packages has a status file of several MiB
 
 # containerd/platforms cpuinfo_linux.go: the "CPU architecture" value -> OCI variant.
 _CPU_ARCH_VARIANT = {
@@ -123,8 +124,10 @@ def host_facts(ctx: "Context") -> HostFacts:
 def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[str]]:
     notes = []
     for path in USERLAND_PROBES:
-        data = ctx.read_bytes(path, 8192)
+        data, why = ctx.try_read_bytes(path, 8192)
         if data is None:
+            if why and not why.endswith(": not found"):
+                notes.append(why)
             continue
         try:
             return path, parse_header(data), notes
@@ -133,11 +136,19 @@ def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[s
     return None, None, notes
 
 
+def _read_noted(ctx: "Context", path: str, notes: list[str], limit: int | None = None) -> str:
+    """A file's text, or '' with the reason added to ``notes`` (a missing file needs no note)."""
+    text, why = ctx.try_read(path, limit)
+    if text is None and why and not why.endswith(": not found"):
+        notes.append(why)
+    return text or ""
+
+
 def _compute(ctx: "Context") -> HostFacts:
     uname = ctx.uname
-    cpuinfo = ctx.read_text("/proc/cpuinfo") or ""
     path, elf, evidence = _read_userland(ctx)
-    dpkg_arch = dpkg_architecture(ctx.read_text("/var/lib/dpkg/status") or "")
+    cpuinfo = _read_noted(ctx, "/proc/cpuinfo", evidence)
+    dpkg_arch = dpkg_architecture(_read_noted(ctx, "/var/lib/dpkg/status", evidence, DPKG_STATUS_LIMIT))
     kernel_platform = platforms.from_uname(uname.machine)
     native = None
     if elf is not None:
@@ -155,6 +166,7 @@ def _compute(ctx: "Context") -> HostFacts:
         if native.arch == "arm" and variant:
             native = platforms.arm_variant_platform(int(variant[1:])) or native
     dist = ctx.distro()
+    evidence.extend(dist.notes)
     return HostFacts(
         kernel_release=uname.release, kernel_machine=uname.machine, kernel_platform=kernel_platform,
         platform=native, userland_path=path, userland_elf=elf, dpkg_arch=dpkg_arch,

@@ -8,7 +8,8 @@ import struct
 from typing import Callable, Iterable, Iterator
 
 from mab_doctor.host import platforms
-from mab_doctor.host.elf import ELF_MAGIC, ElfError, ElfHeader, parse_header
+from mab_doctor.host.armabi import read_arm_abi
+from mab_doctor.host.elf import ELF_MAGIC, ElfError, ElfHeader, machine_name, parse_header
 from mab_doctor.host.platforms import BY_OCI, Platform
 
 HEAD_LIMIT = 64 * 1024            # bytes read to classify a file
@@ -26,48 +27,19 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(text).split())
 
 
-def machine_name(machine: int) -> str:
-    """EM_* name of an e_machine value (pyelftools' table), EM_<number> when unknown."""
-    for row in platforms.PLATFORMS:
-        if row.elf_machine == machine:
-            return row.elf_machine_name
-    try:
-        from elftools.elf.enums import ENUM_E_MACHINE
-
-        for name, value in ENUM_E_MACHINE.items():
-            if value == machine and name.startswith("EM_"):
-                return name
-    except ImportError:  # pragma: no cover - pyelftools is a dependency
-        pass
-    return f"EM_{machine}"
-
-
-def check_complete(data: bytes, size: int) -> None:
-    """Raise ElfError when the program or section header table lies beyond the file's end."""
-    e = "<" if data[5] == 1 else ">"
-    if data[4] == 1:
-        phoff, shoff = struct.unpack_from(e + "II", data, 28)
-        phentsize, phnum, shentsize, shnum = struct.unpack_from(e + "HHHH", data, 42)
-    else:
-        phoff, shoff = struct.unpack_from(e + "QQ", data, 32)
-        phentsize, phnum, shentsize, shnum = struct.unpack_from(e + "HHHH", data, 54)
-    for what, off, count, entsize in (("program", phoff, phnum, phentsize),
-                                      ("section", shoff, shnum, shentsize)):
-        end = off + count * entsize
-        if count and end > size:
-            raise ElfError(f"truncated ELF: {what} headers end at byte {end}, the file has {size} bytes")
+def unreadable_reason(exc: BaseException) -> str:
+    """Why a file could not be classified, as one line: "not a readable ELF file: ..." for damaged ELF."""
+    text = one_line(exc)
+    if isinstance(exc, ElfError) and not text.startswith("not an ELF file"):
+        return f"not a readable ELF file: {text}"
+    return text
 
 
 def _arm_facts(header: ElfHeader, read_all: Callable[[], bytes]) -> tuple[Platform, str | None, str | None]:
-    """(platform row, Tag_CPU_arch name, float ABI) of a 32-bit ARM ELF."""
-    from mab_doctor.host.armabi import read_arm_abi
-
-    cpu_arch = variant = float_abi = None
-    try:
-        abi = read_arm_abi(read_all())
-        cpu_arch, variant, float_abi = abi.cpu_arch, abi.oci_variant, abi.float_abi
-    except (NotImplementedError, ElfError, OSError, ValueError):
-        pass  # the e_flags/loader fallback below
+    """(platform row, Tag_CPU_arch name, float ABI) of a 32-bit ARM ELF; a damaged .ARM.attributes
+    section raises ElfError (the file is unreadable, not silently classified by its header)."""
+    abi = read_arm_abi(read_all())
+    cpu_arch, variant, float_abi = abi.cpu_arch, abi.oci_variant, abi.float_abi
     if float_abi is None:
         float_abi = header.arm_float_abi
     row = BY_OCI.get(f"linux/arm/{variant}") if variant else None
@@ -77,10 +49,20 @@ def _arm_facts(header: ElfHeader, read_all: Callable[[], bytes]) -> tuple[Platfo
     return row, cpu_arch, float_abi
 
 
+def _level(cpu_arch: str | None) -> str | None:
+    # Architecture levels are "v4T".."v8-M.mainline"; "Pre-v4" and an unknown "arch N" name none.
+    return cpu_arch if cpu_arch and cpu_arch.startswith("v") else None
+
+
 def classify(head: bytes, size: int, read_all: Callable[[], bytes]) -> dict:
-    """The ELF facts of one file (no host facts); raises ElfError for non-ELF or damaged files."""
-    header = parse_header(head)
-    check_complete(head, size)
+    """The ELF facts of one file (no host facts) from its first bytes ``head``, its ``size`` and
+    ``read_all`` (the whole file: read for 32-bit ARM, and when the program headers lie past ``head``);
+    raises ElfError for non-ELF or damaged files."""
+    header = parse_header(head, size)
+    if not header.interpreter_known:  # program headers beyond the first bytes: rare, read it all
+        header = parse_header(read_all(), size)
+        if not header.interpreter_known:
+            raise ElfError("the file ended while its program headers were read (changed on disk?)")
     cpu_arch = float_abi = None
     if header.machine == platforms.EM_ARM and header.elf_class == 32:
         row, cpu_arch, float_abi = _arm_facts(header, read_all)
@@ -92,7 +74,7 @@ def classify(head: bytes, size: int, read_all: Callable[[], bytes]) -> dict:
     return {"oci_platform": row.oci if row else None, "debian_arch": debian,
             "elf_class": header.elf_class, "endianness": header.endian,
             "machine": machine_name(header.machine), "e_type": _ET_NAMES.get(header.e_type, str(header.e_type)),
-            "arm_arch": cpu_arch, "float_abi": float_abi, "static": header.interpreter is None,
+            "arm_arch": _level(cpu_arch), "float_abi": float_abi, "static": header.interpreter is None,
             "interpreter": header.interpreter}
 
 
@@ -135,8 +117,8 @@ def scan_tree(files: Iterable[TreeFile], errors: list[dict] | None = None) -> di
             if head[:4] != ELF_MAGIC:
                 continue
             facts = classify(head, size, lambda: read(None))
-        except (OSError, ElfError, struct.error) as exc:
-            unreadable.append({"path": rel, "error": one_line(exc)})
+        except (OSError, ValueError, struct.error) as exc:  # ElfError is a ValueError
+            unreadable.append({"path": rel, "error": unreadable_reason(exc)})
             continue
         if facts["e_type"] not in ("EXEC", "DYN"):
             continue  # objects and core dumps are not part of what runs

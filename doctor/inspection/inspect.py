@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Iterable
 
 from mab_doctor.emulation.binfmt import find_handling, listing
 from mab_doctor.host import platforms
-from mab_doctor.host.elf import ElfError
 from mab_doctor.host.hostinfo import is_native
-from mab_doctor.inspection.elffiles import HEAD_LIMIT, MAX_FILE, classify, one_line, read_file, scan_tree, walk_files
+from mab_doctor.inspection.elffiles import (HEAD_LIMIT, MAX_FILE, classify, read_file, scan_tree,
+                                            unreadable_reason, walk_files)
 from mab_doctor.inspection.images import inspect_image
 
 if TYPE_CHECKING:
@@ -37,12 +37,11 @@ def inspect_elf(ctx: "Context", path: str) -> dict:
     """One file as an inspect item: kind "elf", or "unreadable" with a one-line error."""
     try:
         st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ElfError("not a regular file")
-        size = st.st_size
-        facts = classify(read_file(path, HEAD_LIMIT), size, lambda: read_file(path, MAX_FILE))
-    except (OSError, ElfError, struct.error) as exc:
-        return {"input": path, "kind": "unreadable", "error": one_line(exc)}
+        if not stat.S_ISREG(st.st_mode):  # a device or FIFO would never end or never answer
+            return {"input": path, "kind": "unreadable", "error": "not a regular file"}
+        facts = classify(read_file(path, HEAD_LIMIT), st.st_size, lambda: read_file(path, MAX_FILE))
+    except (OSError, ValueError, struct.error) as exc:  # ElfError is a ValueError
+        return {"input": path, "kind": "unreadable", "error": unreadable_reason(exc)}
     runs, handler = _runs_here(ctx, facts["oci_platform"])
     item = {"input": path, "kind": "elf", **facts, "runs_here": runs}
     if handler:

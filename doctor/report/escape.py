@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# XML 1.0 cannot carry these at all, not even as &#NN; references (the Char production), so a
-# control character or lone surrogate from a host file would make the whole report unreadable.
-# The same set serves GitHub workflow commands and Markdown: a NUL would become U+FFFD in the
-# viewer, and a surrogate cannot be written to a UTF-8 file at all.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# XML 1.0 cannot carry C0 controls or lone surrogates at all, not even as &#NN; references (the
+# Char production), so one from a host file would make the whole report unreadable. CR, DEL and
+# the C1 block are legal XML but are escaped too: every format may be printed on a terminal, where
+# CR rewrites the line and U+009B starts an escape sequence. The same set serves GitHub workflow
+# commands and Markdown: a NUL would become U+FFFD in the viewer, and a surrogate cannot be written
+# to a UTF-8 file at all.
+_NOT_XML = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A terminal is stricter: ESC (and the C1 CSI, U+009B) start escape sequences that would recolour
 # or rewrite the screen, CR returns to the start of the line, DEL and the C1 block print oddly.
 _NOT_TERMINAL = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

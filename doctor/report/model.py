@@ -31,12 +31,26 @@ def _text(value: Any, default: str = "") -> str:
     return default if value is None else str(value)
 
 
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _lines(value: Any) -> tuple[str, ...]:
+    """A saved row's details: a list of lines; a single string is one line, not one per character."""
+    if value is None:
+        return ()
+    return tuple(str(line) for line in value) if isinstance(value, (list, tuple)) else (str(value),)
+
+
 def fix_lines(fix: Mapping[str, Any] | None) -> list[str]:
     """`fix: sudo <command>` for each command of a fix, quoted so that a copy-paste runs it as is."""
     if not fix:
         return []
     root = "sudo " if fix.get("needs_root") else ""
-    return [f"fix: {root}{shlex.join(argv)}" for argv in fix.get("commands", ())]
+    commands = fix.get("commands")
+    # A saved report may hold anything here: only lists of words are commands.
+    return [f"fix: {root}{shlex.join(str(word) for word in argv)}" for argv in
+            (commands if isinstance(commands, (list, tuple)) else ()) if isinstance(argv, (list, tuple))]
 
 
 @dataclass(frozen=True)
@@ -82,8 +96,8 @@ class Row:
         fix = data.get("fix")
         return cls(name=str(data["name"]), title=_text(data.get("title"), str(data["name"])),
                    category=_text(data.get("category")), source=_text(data.get("source")),
-                   target=data.get("target"), status=status, summary=str(data["summary"]),
-                   details=tuple(data.get("details") or ()), remediation=data.get("remediation"),
+                   target=_optional(data.get("target")), status=status, summary=str(data["summary"]),
+                   details=_lines(data.get("details")), remediation=_optional(data.get("remediation")),
                    fix=dict(fix) if isinstance(fix, Mapping) else None,
                    data=dict(data.get("data") or {}), duration_ms=float(data.get("duration_ms") or 0))
 

@@ -7,7 +7,8 @@ import pytest
 from mab_doctor.checks.binfmt_exec import binfmt_exec, classify
 from mab_doctor.core.context import CommandResult
 from mab_doctor.core.model import Status
-from mab_doctor.emulation.binfmt import UPSTREAM, canonical_headers, entry_matches, parse_register_line, upstream_line
+from mab_doctor.emulation.binfmt import canonical_headers, entry_matches, parse_register_line
+from mab_doctor.emulation.upstream import UPSTREAM, upstream_line
 from mab_doctor.emulation.probes import EXIT_CODE, build_probe, has_probe
 from mab_doctor.host.elf import build_header, parse_header
 from mab_doctor.host.platforms import PLATFORMS, parse_platform

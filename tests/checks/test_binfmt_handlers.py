@@ -6,7 +6,7 @@ from elfbuild import build_elf
 from helpers import DEBIAN_AARCH64, entry_text, host
 from mab_doctor.checks.binfmt_handlers import binfmt_handlers
 from mab_doctor.core.model import Status
-from mab_doctor.emulation.binfmt import UPSTREAM, upstream_line
+from mab_doctor.emulation.upstream import UPSTREAM, upstream_line
 
 
 def one(make_host, files, target="linux/arm64"):

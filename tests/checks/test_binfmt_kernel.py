@@ -40,3 +40,21 @@ def test_binfmt_kernel_truncated_config_gz_is_not_a_crash(make_host, base_host):
 def test_binfmt_kernel_unreadable_filesystems(make_host, base_host):
     res = binfmt_kernel(host(make_host, base_host, **{"/proc/filesystems/x": ""}))
     assert res.status is Status.WARN and "cannot read /proc/filesystems" in res.summary
+
+
+def test_a_fifo_at_proc_filesystems_is_a_warning_not_a_hang(make_host, base_host):
+    import os
+
+    ctx = host(make_host, base_host)
+    os.mkfifo(ctx.path("/proc/filesystems"))
+    res = binfmt_kernel(ctx)
+    assert res.status is Status.WARN and res.details == ("/proc/filesystems: a FIFO, not a regular file: not read",)
+
+
+def test_a_config_gz_inflating_past_the_limit_is_cut_there(make_host, base_host):
+    from mab_doctor.checks.binfmt_kernel import CONFIG_TEXT_LIMIT
+
+    bomb = gzip.compress(b"#" * (CONFIG_TEXT_LIMIT + 1) + b"\nCONFIG_BINFMT_MISC=m\n")
+    files = {"/proc/filesystems": "nodev\tproc\n", "/proc/config.gz": bomb}
+    res = binfmt_kernel(host(make_host, base_host, **files))
+    assert res.data["config"] is None and "no kernel config found" in res.details

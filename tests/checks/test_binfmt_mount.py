@@ -1,5 +1,7 @@
 """binfmt-mount: mountinfo, the status file and systemd's automount, on synthetic trees."""
 
+import os
+
 from mab_doctor.checks.binfmt_mount import binfmt_mount, mount_types
 from mab_doctor.core.model import Status
 
@@ -50,3 +52,11 @@ def test_binfmt_mount_systemd_automount_in_an_image(make_host, base_host):
     autofs = "30 22 0:26 / /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw,fd=29\n"
     res = binfmt_mount(host(make_host, base_host, **{"/proc/self/mountinfo": autofs}))
     assert res.status is Status.WARN and "automount" in res.summary
+
+
+def test_a_status_that_is_not_a_regular_file_is_unreadable_not_unmounted(make_host, base_host):
+    ctx = host(make_host, base_host, **{"/proc/self/mountinfo": MOUNTINFO, "/proc/sys/fs/binfmt_misc/register": ""})
+    os.mkfifo(ctx.path("/proc/sys/fs/binfmt_misc/status"))
+    res = binfmt_mount(ctx)
+    assert res.status is Status.FAIL and res.fix is None
+    assert res.summary == "cannot read /proc/sys/fs/binfmt_misc/status: a FIFO, not a regular file: not read"

@@ -175,3 +175,17 @@ def test_cli_older_than_19_03_cannot_run_plugins(host):
     ctx.path("/usr/bin/docker").chmod(0o755)
     res = buildx(ctx)
     assert res.status is Status.FAIL and "docker 18.09.1 is older than 19.03.0" in res.summary
+
+
+def test_a_fifo_or_a_link_loop_where_the_plugin_belongs_is_skipped(host):
+    import os
+
+    fifo, loop = "/usr/local/lib/docker/cli-plugins/docker-buildx", "/usr/local/libexec/docker/cli-plugins/docker-buildx"
+    real = "/usr/lib/docker/cli-plugins/docker-buildx"
+    ctx = host({real: "v0.12.1"}, files={loop: f"-> {loop}"})
+    ctx.path(fifo).parent.mkdir(parents=True)
+    os.mkfifo(ctx.path(fifo))
+    res = buildx(ctx)
+    assert res.status is Status.OK and res.data["plugin"] == real
+    assert f"{fifo}: a FIFO, skipped" in res.details
+    assert f"{loop}: too many levels of symbolic links, skipped" in res.details

@@ -1,6 +1,7 @@
 """docker-experimental: judged by the Docker version; config.json and daemon.json read safely."""
 
 import json
+import os
 
 import pytest
 
@@ -41,3 +42,30 @@ def test_docker_config_env_moves_the_config(docker_host):
     files = {"/srv/dc/config.json": "{oops"}
     res = docker_experimental(docker_host.up(files=files, env={"DOCKER_CONFIG": "/srv/dc"}))
     assert res.status is Status.FAIL and "/srv/dc/config.json: line 1, column 2" in res.summary
+
+
+def unreadable(ctx, path):
+    """Make ``path`` of the tree unreadable to this user: mode 000 when not root (root reads
+    anything), else a FIFO, which is no more readable as a config file."""
+    real = ctx.path(path)
+    if os.geteuid() != 0:
+        real.chmod(0)
+    else:
+        real.unlink()
+        os.mkfifo(real)
+    return ctx
+
+
+@pytest.mark.parametrize("path", ["/root/.docker/config.json", "/etc/docker/daemon.json"])
+def test_an_unreadable_config_is_unreadable_not_corrupt(docker_host, path):
+    ctx = unreadable(docker_host.up(files={path: "{}"}), path)
+    res = docker_experimental(ctx)
+    assert res.status is Status.WARN and res.summary.startswith(f"cannot read {path}: ")
+    assert "corrupt" not in res.summary and res.data["unreadable"][0].startswith(path)
+
+
+def test_a_directory_where_config_json_belongs_is_unreadable(docker_host):
+    ctx = docker_host.up(files={"/root/.docker/config.json/oops": "{}"})
+    res = docker_experimental(ctx)
+    assert res.status is Status.WARN
+    assert res.summary == "cannot read /root/.docker/config.json: a directory, not a regular file: not read"

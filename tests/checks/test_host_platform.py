@@ -116,3 +116,28 @@ def test_unknown_host_runs_nothing_natively_and_native_map_never_raises(make_hos
     broken = make_host({"/proc/sys/kernel/arch": "x86_64\n"}, targets="linux/amd64")
     broken.distro = lambda: 1 / 0  # host facts cannot be computed at all
     assert native_map(broken) == {"linux/amd64": False}
+
+
+@pytest.mark.parametrize("content, note", [
+    (b"ID=deb\xe9ian\n", "/etc/os-release: not UTF-8 text (byte 0xe9 at offset 6): not read"),
+    (b"\x7fELF\x02\x01\x01\x00" + bytes(64), "/etc/os-release: binary data (a NUL byte): not read"),
+    ('ID=debian\nNAME="Debian\n', "os-release could not be parsed"),
+])
+def test_an_unusable_os_release_is_a_note_not_a_traceback(make_host, content, note):
+    ctx = make_host(tree("x86_64", "6.1.0", build_elf("x86_64"), "amd64", os_release=content))
+    res = host_platform(ctx)
+    assert res.status is Status.OK and res.data["oci_platform"] == "linux/amd64"
+    assert any(d.startswith(note) for d in res.details), res.details
+
+
+def test_fifos_for_os_release_cpuinfo_and_dpkg_status_are_refused(make_host):
+    import os
+
+    ctx = make_host(tree("x86_64", "6.1.0", build_elf("x86_64"), "amd64", os_release="ID=debian\n"))
+    for path in ("/etc/os-release", "/proc/cpuinfo", "/var/lib/dpkg/status"):
+        ctx.path(path).unlink()
+        os.mkfifo(ctx.path(path))
+    res = host_platform(ctx)
+    assert res.status is Status.OK and res.data["distro"]["id"] == ""
+    for path in ("/etc/os-release", "/proc/cpuinfo", "/var/lib/dpkg/status"):
+        assert f"{path}: a FIFO, not a regular file: not read" in res.details

@@ -1,8 +1,11 @@
 """host-resources: memory and CPUs from the root's /proc, disk at Docker's data root."""
 
 import json
+import os
 
-from mab_doctor.checks.host_resources import docker_data_root, host_resources
+import pytest
+
+from mab_doctor.checks.host_resources import docker_data_root, host_resources, memory_kib
 from mab_doctor.core.model import Status
 from mab_doctor.engines.docker import DAEMON_JSON, daemon_config, read_json
 
@@ -59,3 +62,40 @@ def test_corrupt_daemon_json_falls_back_and_says_so(make_host, base_host):
     ctx = make_host(files(base_host, 8 << 20, 2, '{"data-root": "/srv/docker",'))
     root, origin = docker_data_root(ctx)
     assert root == "/var/lib/docker" and "not valid JSON" in origin
+
+
+def test_a_plain_image_without_proc_meminfo_is_a_skip_saying_so(make_host, base_host):
+    res = host_resources(make_host(base_host))
+    assert res.status is Status.SKIP and res.summary.startswith("memory not measured (/proc/meminfo: not found")
+    assert res.data["memory_total_gib"] is None and res.data["cpus"] is None
+
+
+def test_a_fifo_meminfo_is_refused_not_waited_on(make_host, base_host):
+    ctx = make_host(files(base_host, 8 << 20, 2))
+    ctx.path("/proc/meminfo").unlink()
+    os.mkfifo(ctx.path("/proc/meminfo"))
+    res = host_resources(ctx)
+    assert res.status is Status.SKIP and "/proc/meminfo: a FIFO, not a regular file: not read" in res.summary
+
+
+def test_memory_without_memavailable_is_estimated():
+    assert memory_kib("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 20 kB\nCached: 30 kB\n") == (1000, 150)
+    assert memory_kib("MemFree: 100 kB\n") is None
+
+
+@pytest.mark.parametrize("target, measured_at", [("/", "/"), ("/no/such/dir", "/srv"), ("../../..", "/")])
+def test_disk_is_measured_inside_the_root_whatever_the_links_say(make_host, base_host, target, measured_at):
+    ctx = make_host(files(base_host, 8 << 20, 2, json.dumps({"data-root": "/srv/docker"})))
+    ctx.path("/srv").mkdir()
+    ctx.path("/srv/docker").symlink_to(target)  # absolute links restart at the root, '..' stops there
+    res = host_resources(ctx)
+    measured = next(d for d in res.details if d.startswith("Docker data root"))
+    assert f"(measured at {measured_at}, the filesystem mounted at /" in measured
+
+
+def test_an_unreadable_daemon_json_falls_back_and_says_why(make_host, base_host):
+    ctx = make_host(files(base_host, 8 << 20, 2, daemon_json=None))
+    ctx.path("/etc/docker/daemon.json").mkdir(parents=True)
+    root, origin = docker_data_root(ctx)
+    assert root == "/var/lib/docker"
+    assert origin == "default (/etc/docker/daemon.json: a directory, not a regular file: not read)"

@@ -113,6 +113,7 @@ class FakeHost:
     def __init__(self, *, mounted: bool = True, files: dict[str, str] | None = None, available: bool = True,
                  entries_survive_umount: bool = False):
         self.files = {path: FakeFile(text) for path, text in (files or {}).items()}
+        self.links: dict[str, str] = {}  # symbolic links: path -> the path they point to
         self.kernel = FakeBinfmt(mounted=mounted, available=available, entries_survive_umount=entries_survive_umount,
                                  interpreter_exists=lambda path: path in self.files)
         self.ran: list[tuple[str, ...]] = []
@@ -126,6 +127,7 @@ class FakeHost:
     def read(self, path: str) -> str | None:
         name = self._kernel_name(path)
         if name is None:
+            path = self.links.get(path, path)  # reading follows a link, as open() does
             return self.files[path].text if path in self.files else None
         try:
             return self.kernel.read(name)
@@ -137,7 +139,8 @@ class FakeHost:
         if name is not None:
             return name in self.kernel.names()
         folder = path.rstrip("/") + "/"
-        return path == MOUNT_POINT or path in self.files or any(p.startswith(folder) for p in self.files)
+        return path == MOUNT_POINT or path in self.files or path in self.links or any(p.startswith(folder)
+                                                                                        for p in self.files)
 
     def listdir(self, path: str) -> list[str]:
         if path == MOUNT_POINT:
@@ -148,6 +151,9 @@ class FakeHost:
     def mode(self, path: str) -> int | None:
         return self.files[path].mode if path in self.files else None
 
+    def is_link(self, path: str) -> bool:
+        return path in self.links
+
     def write_control(self, path: str, text: str) -> None:
         name = self._kernel_name(path)
         if name is None:
@@ -157,6 +163,8 @@ class FakeHost:
     def replace_file(self, path: str, text: str, mode: int | None = None) -> None:
         if self._kernel_name(path) is not None:
             raise kernel_error(errno.EPERM, path)  # not a regular file
+        if path in self.links:
+            raise kernel_error(errno.ELOOP, path)  # the real writer never writes through a link
         kept = self.files[path].mode if path in self.files else 0o644
         self.files[path] = FakeFile(text, kept if mode is None else mode)
 

@@ -1,25 +1,43 @@
-"""buildx checks against the real Docker CLI and daemon, with the fixture plugin in a temp DOCKER_CONFIG."""
+"""buildx checks against the real Docker CLI and daemon, with the fixture plugin in a temp DOCKER_CONFIG.
+
+Whatever buildx this machine has installed stays out of the picture: DOCKER_CONFIG moves the per-user
+plugin folder (~/.docker/cli-plugins) into a temp dir, and the CLI and the doctor both run in a private
+mount namespace where every system plugin folder is an empty read-only tmpfs."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from make_plugin import write_plugin
-from mab_doctor.cli import main
+from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS
 
 ARGS = ["buildx", "buildx-builder", "--format", "json", "--no-plugins", "--platform", "linux/amd64,linux/arm64"]
+HIDE_SYSTEM_PLUGINS = "".join(f"if [ -d {shlex.quote(d)} ]; then mount -t tmpfs -o ro,size=4k mab-no-plugins "
+                              f"{shlex.quote(d)}; fi; " for d in SYSTEM_PLUGIN_DIRS) + 'exec "$@"'
+
+
+def without_system_plugins(*argv: str) -> list[str]:
+    """argv run where the system cli-plugins folders look empty (the host's own mounts are untouched)."""
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", HIDE_SYSTEM_PLUGINS, "sh", *argv]
 
 
 @pytest.fixture
 def docker_config(monkeypatch, dockerd):
     """A private DOCKER_CONFIG (never ~/.docker) with the two buildx checks registered; removed afterwards."""
+    if shutil.which("docker") is None:
+        pytest.skip("no docker CLI on PATH")
+    hidden = subprocess.run(without_system_plugins("true"), capture_output=True, text=True)
+    if hidden.returncode != 0:
+        pytest.skip(f"cannot hide the system buildx plugin folders (unshare --mount): {hidden.stderr.strip()}")
     base = Path(tempfile.mkdtemp(prefix="mab-buildx-"))
     monkeypatch.setenv("DOCKER_CONFIG", str(base / "config"))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
@@ -37,17 +55,20 @@ def set_extra_dirs(base: Path, *dirs: Path) -> None:
 
 
 def docker(*args: str) -> subprocess.CompletedProcess:
-    assert shutil.which("docker") == "/usr/local/bin/docker"
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    return subprocess.run(without_system_plugins("docker", *args), capture_output=True, text=True, timeout=60,
+                          env=os.environ.copy())
 
 
-def doctor(capsys) -> tuple[int, dict]:
-    code = main(ARGS)
-    data = json.loads(capsys.readouterr().out)
-    return code, {(r["name"], r["target"]): r for r in data["results"]}
+def doctor() -> tuple[int, dict]:
+    exe = os.path.join(os.path.dirname(sys.executable), "mab-doctor")
+    proc = subprocess.run(without_system_plugins(exe, *ARGS), capture_output=True, text=True, timeout=120,
+                          env=os.environ.copy())
+    data = json.loads(proc.stdout)
+    assert data["exit_code"] == proc.returncode, proc.stderr
+    return proc.returncode, {(r["name"], r["target"]): r for r in data["results"]}
 
 
-def test_real_cli_runs_the_fixture_and_the_doctor_agrees(docker_config, capsys):
+def test_real_cli_runs_the_fixture_and_the_doctor_agrees(docker_config):
     new = write_plugin(docker_config / "new", "v0.13.1", current="multi")
     set_extra_dirs(docker_config, new.parent)
     version = docker("buildx", "version")
@@ -55,7 +76,7 @@ def test_real_cli_runs_the_fixture_and_the_doctor_agrees(docker_config, capsys):
     listed = docker("buildx", "ls")
     assert listed.returncode == 0 and "multi*" in listed.stdout and r" \_ multi1" in listed.stdout
 
-    code, res = doctor(capsys)
+    code, res = doctor()
     plugin = res[("buildx", None)]
     assert plugin["status"] == "ok" and plugin["data"]["plugin"] == str(new), plugin
     assert plugin["data"]["version"] == "v0.13.1" and plugin["data"]["search_order"][0] == str(new.parent)
@@ -67,7 +88,7 @@ def test_real_cli_runs_the_fixture_and_the_doctor_agrees(docker_config, capsys):
     assert code == 0
 
 
-def test_older_copy_in_an_earlier_extra_dir_wins_and_warns(docker_config, capsys):
+def test_older_copy_in_an_earlier_extra_dir_wins_and_warns(docker_config):
     new = write_plugin(docker_config / "new", "v0.13.1")
     old = write_plugin(docker_config / "old", "v0.10.4")
     set_extra_dirs(docker_config, old.parent, new.parent)
@@ -78,7 +99,7 @@ def test_older_copy_in_an_earlier_extra_dir_wins_and_warns(docker_config, capsys
     assert cli_view["Path"] == str(old) and cli_view["ShadowedPaths"] == [str(new)]  # the CLI's own verdict
     assert not [p for p in json.loads(info.stdout) if p.get("Err")]  # the fixture adds no bogus candidates
 
-    code, res = doctor(capsys)
+    code, res = doctor()
     plugin = res[("buildx", None)]
     assert plugin["status"] == "warn" and plugin["data"]["plugin"] == str(old)
     assert str(old) in plugin["remediation"] and str(new) in plugin["remediation"]

@@ -20,32 +20,69 @@ from mab_doctor.cli import main
 from helpers import PROJECT
 
 
-@pytest.fixture
-def private_dockerd(dockerd):
-    """Start a second, private dockerd (own socket, data root, no networking); stop it afterwards."""
-    started = []
+def has_exited(pid: int) -> bool:
+    """True once pid is gone or a zombie (the fixture reaps its own child only at teardown)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
-    def start(*flags: str) -> str:
-        base = Path(tempfile.mkdtemp(prefix="mab-dockerd-"))
-        sock = f"unix://{base}/d.sock"
-        proc = subprocess.Popen(["/usr/sbin/dockerd", "-H", sock, "--data-root", f"{base}/root",
-                                 "--exec-root", f"{base}/exec", "--pidfile", f"{base}/pid", "--bridge=none",
-                                 "--iptables=false", "--ip-masq=false", *flags],
-                                stdout=subprocess.DEVNULL, stderr=open(base / "log", "w"))
-        started.append((proc, base))
-        for _ in range(80):
-            if subprocess.run(["/usr/bin/docker", "-H", sock, "version"], capture_output=True).returncode == 0:
-                return sock
-            time.sleep(0.25)
-        pytest.fail(f"private dockerd did not start: {(base / 'log').read_text()[-500:]}")
-    yield start
-    for proc, base in started:
+
+def mounts_under(base: Path) -> list[str]:
+    """Mount points at or below base in this (the host's) mount namespace."""
+    with open("/proc/self/mountinfo") as fh:
+        points = [line.split()[4] for line in fh]
+    return [p for p in points if p == str(base) or p.startswith(f"{base}/")]
+
+
+def stop_private_dockerd(proc: subprocess.Popen, base: Path) -> None:
+    """SIGTERM, then SIGKILL for the daemon and anything it started (its own process group); remove base."""
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        shutil.rmtree(base, ignore_errors=True)
+            proc.wait(timeout=30)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # a containerd left behind by a killed daemon
+    except ProcessLookupError:
+        pass
+    leaked = mounts_under(base)
+    assert not leaked, f"the private dockerd left mounts in the host's namespace: {leaked}"
+    shutil.rmtree(base)
+
+
+@pytest.fixture
+def private_dockerd(dockerd, request):
+    """start(*flags) -> the socket of a second, private dockerd; stopped and removed after the test.
+
+    The daemon gets network and mount namespaces of its own (unshare): a second dockerd in the host's
+    network namespace deletes the host daemon's docker0 bridge, and its mounts stay out of the host's
+    mount table. Socket, pidfile, data root and exec root all live in one temporary folder."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is missing: a private dockerd would share the host's network")
+
+    def start(*flags: str) -> str:
+        base = Path(tempfile.mkdtemp(prefix="mab-dockerd-"))
+        sock = f"unix://{base}/d.sock"
+        with open(base / "log", "w") as log:
+            proc = subprocess.Popen(["unshare", "--net", "--mount", "--propagation", "private", "--",
+                                     "/usr/sbin/dockerd", "-H", sock, "--data-root", f"{base}/root",
+                                     "--exec-root", f"{base}/exec", "--pidfile", f"{base}/pid", "--bridge=none",
+                                     "--iptables=false", "--ip-masq=false", "--ip-forward=false", *flags],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                    start_new_session=True)
+        request.addfinalizer(lambda: stop_private_dockerd(proc, base))
+        for _ in range(80):
+            if subprocess.run(["/usr/bin/docker", "-H", sock, "version"], capture_output=True).returncode == 0:
+                return sock
+            if proc.poll() is not None:
+                break
+            time.sleep(0.25)
+        pytest.fail(f"private dockerd did not start: {(base / 'log').read_text()[-500:]}")
+    return start
 
 
 def doctor(capsys, monkeypatch, *argv, **env) -> tuple[int, dict]:
@@ -80,9 +117,10 @@ def test_private_daemon_with_and_without_experimental_then_stopped(capsys, monke
     pid = int(Path(path).with_name("pid").read_text())
     os.kill(pid, signal.SIGTERM)
     for _ in range(80):
-        if not os.path.exists(f"/proc/{pid}"):
+        if has_exited(pid):
             break
         time.sleep(0.25)
+    assert has_exited(pid), "the private dockerd did not stop within 20 s of SIGTERM"
     code, res = doctor(capsys, monkeypatch, "docker-daemon", DOCKER_HOST=sock)
     assert code == 1 and res["docker-daemon"]["status"] == "fail"
     # DOCKER_HOST chose the endpoint: the doctor cannot tell a stopped daemon from a wrong address.
@@ -132,6 +170,7 @@ def test_permission_denied_has_its_own_remedy(dockerd, tmp_path):
     os.chown(home, 65534, 65534)
     exe = os.path.join(os.path.dirname(sys.executable), "mab-doctor")
     env = {**os.environ, "HOME": str(home), "DOCKER_HOST": f"unix://{dockerd}"}
+    env.pop("DOCKER_CONFIG", None)  # nobody's own ~/.docker: the suite's temp config is root's
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     can_run = subprocess.run([*nobody, exe, "--version"], capture_output=True, text=True, env=env, cwd="/")
     if can_run.returncode != 0:  # e.g. a checkout under a 0700 directory
@@ -142,7 +181,8 @@ def test_permission_denied_has_its_own_remedy(dockerd, tmp_path):
     res = {r["name"]: r for r in json.loads(proc.stdout)["results"]}
     daemon = res["docker-daemon"]
     assert proc.returncode == 1 and daemon["status"] == "fail"
-    assert daemon["summary"].startswith("permission to the Docker daemon's socket is denied") and "docker group" in daemon["remediation"]
+    assert daemon["summary"].startswith("permission to the Docker daemon's socket is denied")
+    assert "docker group" in daemon["remediation"]
 
 
 def test_corrupt_config_json_is_named_and_left_untouched(capsys, monkeypatch, dockerd, tmp_path):

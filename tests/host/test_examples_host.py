@@ -61,15 +61,16 @@ def test_github_workflow_steps_run_here(binfmt_guard, dockerd, tmp_path):
 def test_gitlab_jobs_and_makefile_hook_run_here(binfmt_guard, dockerd, tmp_path):
     env = pipeline_env(tmp_path)
     binfmt_state.unmount()  # a host nobody prepared: the plain job must fail, the fixing job must pass
-    codes = []
+    codes, outputs = [], []
     for script in gitlab_scripts():
         if "pip install" in script:
             print("not run here (needs the package index):", script)
             continue
         proc = run_script(script, tmp_path, env)
         codes.append(proc.returncode)
+        outputs.append(f"$ {script}\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
         assert proc.stderr.strip().splitlines()[-1].endswith(f"(exit {proc.returncode})")
-    assert codes == [1, 0, 0]
+    assert codes == [1, 0, 0], "\n".join(outputs)
     assert junit_counts(tmp_path / "mab-doctor.xml")["failures"] > 0
     assert junit_counts(tmp_path / "mab-doctor-fixed.xml")["failures"] == 0
     make = subprocess.run(["make", "-f", str(EXAMPLES / "Makefile"), "preflight",
