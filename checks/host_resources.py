@@ -88,20 +88,22 @@ def host_resources(ctx: Context) -> Result:
                        f"{facts['disk_free_gib']} GiB")
     else:
         details.append(f"Docker data root: {data_root} ({origin}); free space unknown ({disk_why})")
-    short = []
+    short, fixes = [], []  # fixes: the remediation of each requirement that fell short, in order
     if mem and mem[0] * 1024 / GIB < float(mem_req.minimum):
         short.append(f"{facts['memory_total_gib']} GiB memory < {mem_req.minimum} GiB")
+        fixes.append(mem_req.remediation)
     if cpus is not None and cpus < int(cpu_req.minimum):
         short.append(f"{cpus} CPU < {cpu_req.minimum}")
+        fixes.append(cpu_req.remediation)
     if disk and disk.free / GIB < float(disk_req.minimum):
         short.append(f"{facts['disk_free_gib']} GiB free < {disk_req.minimum} GiB")
+        fixes.append(disk_req.remediation)
     others = (f"{cpus if cpus is not None else 'unknown'} CPUs, "
               + (f"{facts['disk_free_gib']} GiB free at {data_root}" if disk else "free disk unknown"))
     if short:
         details.append(f"guideline minimums: {mem_req.why}")
         return Result.warn("below guideline: " + "; ".join(short), details=details, data=facts,
-                           remediation=disk_req.remediation if any("free" in s for s in short)
-                           else mem_req.remediation)
+                           remediation=" ".join(fixes))
     if not mem:
         return Result.skip(f"memory not measured ({mem_why or 'no MemTotal in /proc/meminfo'}: a mounted "
                            f"image has no running kernel); {others}", details=details, data=facts)

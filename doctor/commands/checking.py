@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from mab_doctor.commands import NAMES
-from mab_doctor.commands.options import Options, UsageError
+from mab_doctor.commands.options import Options, UsageError, shown
 
 
 def registry(opts: Options):
@@ -26,7 +26,7 @@ def selected_checks(opts: Options) -> tuple[list, list]:
     try:
         checks = select(reg.checks, opts.names)
     except UnknownCheck as exc:
-        raise UsageError(f"unknown check {exc.args[0]} (known: {', '.join(reg.names)})") from None
+        raise UsageError(f"unknown check {shown(exc.args[0])} (known: {', '.join(reg.names)})") from None
     return checks, [p for p in reg.problems if not opts.names or p.name in opts.names]
 
 

@@ -89,8 +89,11 @@ def check_root(root: str) -> str:
     """--root must name a readable directory."""
     if root == "":
         raise UsageError("--root: empty path (leave the option out for this machine)")
-    path = Path(root)
-    if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
+    try:
+        usable = Path(root).is_dir() and os.access(root, os.R_OK | os.X_OK)
+    except (OSError, ValueError) as exc:  # a name too long for the kernel, a NUL byte
+        raise UsageError(f"--root {shown(root)}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not usable:
         raise UsageError(f"--root {shown(root)}: not a readable directory")
     return root
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mab_doctor.core.context import Context
 
 # The userland is whatever these files are; the first readable ELF wins.
+USERLAND_HEAD = 8192  # the ELF header and program headers of a real /bin/sh are in its first few KiB
 USERLAND_PROBES = ("/bin/sh", "/usr/bin/sh", "/bin/busybox", "/usr/bin/env")
 DPKG_STATUS_LIMIT = 64 << 20  # a desktop with thousands of packages has a status file of several MiB
 
@@ -124,13 +125,13 @@ def host_facts(ctx: "Context") -> HostFacts:
 def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[str]]:
     notes = []
     for path in USERLAND_PROBES:
-        data, why = ctx.try_read_bytes(path, 8192)
+        data, why = ctx.try_read_bytes(path, USERLAND_HEAD)
         if data is None:
             if why and not why.endswith(": not found"):
                 notes.append(why)
             continue
-        try:
-            return path, parse_header(data), notes
+        try:  # fewer bytes than asked for is the whole file: anything beyond it is truncation
+            return path, parse_header(data, len(data) if len(data) < USERLAND_HEAD else None), notes
         except ElfError as exc:
             notes.append(f"{path}: {exc}")
     return None, None, notes
@@ -155,7 +156,8 @@ def _compute(ctx: "Context") -> HostFacts:
         native = platforms.from_elf(elf.machine, elf.elf_class, elf.endian)
         label = native.elf_machine_name if native else f"e_machine {elf.machine}"
         evidence.append(f"userland {path}: ELF{elf.elf_class} {elf.endian}-endian {label}"
-                        + (f", loader {elf.interpreter}" if elf.interpreter else ", static"))
+                        + (", loader unknown (beyond the bytes read)" if not elf.interpreter_known
+                           else f", loader {elf.interpreter}" if elf.interpreter else ", static"))
     if native is None and dpkg_arch:
         native = next((p for p in platforms.PLATFORMS if p.debian_arch == dpkg_arch), None)
     if native is None:

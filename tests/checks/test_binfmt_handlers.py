@@ -3,10 +3,15 @@
 import pytest
 
 from elfbuild import build_elf
-from helpers import DEBIAN_AARCH64, entry_text, host
+from helpers import DEBIAN_AARCH64, FakeRunner, entry_text, host
 from mab_doctor.checks.binfmt_handlers import binfmt_handlers
+from mab_doctor.core.context import CommandResult, Uname
 from mab_doctor.core.model import Status
 from mab_doctor.emulation.upstream import UPSTREAM, upstream_line
+
+
+REPLACE_ARM64 = ("Replace qemu-aarch64 with the F flag for linux/arm64 (definition: upstream QEMU magic/mask "
+                 "with /usr/bin/qemu-aarch64-static)")
 
 
 def one(make_host, files, target="linux/arm64"):
@@ -17,8 +22,13 @@ def one(make_host, files, target="linux/arm64"):
 
 def test_debian_handler_is_ok(make_host, binfmt_tree):
     res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64)}))
-    assert res.status is Status.OK and res.summary.startswith("qemu-aarch64 (flags POF")
-    assert res.data["handler"]["resolved"] == "/usr/bin/qemu-aarch64-static"
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POF)" and res.remediation is None
+    assert res.data["handler"] == {"name": "qemu-aarch64", "interpreter": "/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
+                                   "flags": "POF", "resolved": "/usr/bin/qemu-aarch64-static", "static": True}
+    assert res.details == ("handler qemu-aarch64: interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P -> "
+                           "/usr/bin/qemu-aarch64-static, flags 'POF'",
+                           "registration order unknown for a captured tree: listing order assumed")
+    assert res.fix is None and res.data["qemu_version"] is None
 
 
 @pytest.mark.parametrize("cpu, target", [("aarch64", "linux/arm64"), ("arm", "linux/arm/v6"),
@@ -44,7 +54,12 @@ def test_missing_handler_fails_with_register_fix(make_host, binfmt_tree):
     assert res.status is Status.FAIL and res.summary == "no binfmt_misc handler for linux/arm64 (qemu-aarch64)"
     (action,) = [a for a in res.fix.actions if a.kind == "register"]
     assert action.line == upstream_line("aarch64", "/usr/bin/qemu-aarch64-static")
-    assert res.fix.needs_root and res.remediation
+    assert res.fix.needs_root and res.remediation == (
+        "Run `sudo mab-doctor --fix` (registers the distribution's QEMU handler with F). Other ways: "
+        "`docker run --privileged --rm tonistiigi/binfmt --install arm64,arm,riscv64` (or `--install all`), or "
+        "install the distribution's static QEMU package (qemu-user-static).")
+    assert res.data == {"handler": None, "shadowed": (), "disabled": (), "garbage": ()}
+    assert res.details == ("registration order unknown for a captured tree: listing order assumed",)
 
 
 def test_distro_binfmt_d_definition_is_preferred(make_host, binfmt_tree):
@@ -66,15 +81,41 @@ def test_no_static_emulator_plans_the_package_install(make_host, binfmt_tree):
 def test_missing_f_flag_explains_the_enoent_symptom_and_replaces(make_host, binfmt_tree):
     no_f = DEBIAN_AARCH64.replace(":OPF", ":OP")
     res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(no_f)}))
-    assert res.status is Status.FAIL and "no F flag" in res.summary and "no such file or directory" in res.summary
+    assert res.status is Status.FAIL and res.summary == (
+        "qemu-aarch64: no F flag: inside a container the kernel looks for /usr/libexec/qemu-binfmt/aarch64-binfmt-P "
+        "in the container's own filesystem, so every foreign RUN step fails with \"no such file or directory\"")
+    assert res.remediation == (
+        "Re-register with F: `docker run --privileged --rm tonistiigi/binfmt --install <arch>` (always CF), "
+        "`docker run --rm --privileged multiarch/qemu-user-static --reset -p yes`, or update-binfmts "
+        "--fix-binary yes (binfmt-support >= 2.1.7).")
     assert [(a.kind, a.subject) for a in res.fix.actions][:2] == [("unregister", "qemu-aarch64"),
                                                                  ("register", "qemu-aarch64")]
 
 
 def test_disabled_handler(make_host, binfmt_tree):
     res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64, enabled=False)}))
-    assert res.status is Status.FAIL and "registered but disabled" in res.summary
+    assert res.status is Status.FAIL and res.summary == "handler qemu-aarch64 is registered but disabled"
     assert [(a.kind, a.subject) for a in res.fix.actions] == [("enable-entry", "qemu-aarch64")]
+    assert res.remediation == "Enable it: `echo 1 | sudo tee /proc/sys/fs/binfmt_misc/qemu-aarch64`"
+    assert res.details == ("registration order unknown for a captured tree: listing order assumed",
+                           "disabled: qemu-aarch64")
+    assert res.data == {"handler": None, "shadowed": (), "disabled": ("qemu-aarch64",), "garbage": ()}
+
+
+def test_the_first_disabled_entry_is_the_one_to_enable(make_host, binfmt_tree):
+    files = binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64, enabled=False),
+                         "zz-aarch64": entry_text(DEBIAN_AARCH64.replace(":qemu-aarch64:", ":zz-aarch64:"), False)})
+    res = one(make_host, files)
+    assert res.summary == "handler qemu-aarch64 is registered but disabled"
+    assert res.data["disabled"] == ("qemu-aarch64", "zz-aarch64")
+
+
+def test_a_disabled_duplicate_beside_a_working_handler_is_named(make_host, binfmt_tree):
+    files = binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64),
+                         "zz-aarch64": entry_text(DEBIAN_AARCH64.replace(":qemu-aarch64:", ":zz-aarch64:"), False)})
+    res = one(make_host, files)
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POF)"
+    assert res.details[-1] == "disabled: zz-aarch64" and res.data["disabled"] == ("zz-aarch64",)
 
 
 def test_dynamic_interpreter_fails(make_host, binfmt_tree):
@@ -82,20 +123,52 @@ def test_dynamic_interpreter_fails(make_host, binfmt_tree):
     files = binfmt_tree({"qemu-aarch64": entry_text(line)},
                         **{"/usr/bin/qemu-aarch64": build_elf("x86_64", interp="/lib64/ld-linux-x86-64.so.2")})
     res = one(make_host, files)
-    assert res.status is Status.FAIL and "dynamically linked" in res.summary
+    assert res.status is Status.FAIL and res.summary == (
+        "qemu-aarch64: interpreter /usr/bin/qemu-aarch64 is dynamically linked (/lib64/ld-linux-x86-64.so.2): "
+        "it cannot start inside containers")
+    assert res.remediation == ("Install a static QEMU (Debian/Ubuntu `qemu-user-static`, not `qemu-user` + "
+                               "`qemu-user-binfmt` on pre-10.0 Debian packaging) or use tonistiigi/binfmt.")
+    assert res.fix.title == REPLACE_ARM64 and res.data["handler"]["static"] is False
 
 
 def test_interpreter_for_another_host_fails(make_host, binfmt_tree):
     line = upstream_line("aarch64", "/opt/qemu-aarch64")
     res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(line)}, **{"/opt/qemu-aarch64": build_elf("aarch64")}))
-    assert res.status is Status.FAIL and "EM_AARCH64 binary, not EM_X86_64" in res.summary
+    assert res.status is Status.FAIL
+    assert res.summary == "qemu-aarch64: interpreter /opt/qemu-aarch64 is an EM_AARCH64 binary, not EM_X86_64"
+    assert res.remediation == "Install the emulator built for this host (qemu-user-static)."
+    assert res.fix.title == REPLACE_ARM64
+
+
+def test_an_interpreter_that_is_no_elf_names_the_error(make_host, binfmt_tree):
+    line = upstream_line("aarch64", "/opt/qemu-aarch64")
+    res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(line)}, **{"/opt/qemu-aarch64": "#!/bin/sh\n"}))
+    assert res.status is Status.FAIL
+    assert res.summary == "qemu-aarch64: interpreter /opt/qemu-aarch64 is not a readable ELF file: not an ELF file"
+    assert res.remediation == "Install the emulator built for this host (qemu-user-static)."
+    assert res.details[0] == "handler qemu-aarch64: interpreter /opt/qemu-aarch64, flags 'F'"
+
+
+def test_on_an_unknown_host_the_interpreter_machine_is_not_judged(make_host, binfmt_tree):
+    line = upstream_line("aarch64", "/opt/qemu-aarch64")
+    files = binfmt_tree({"qemu-aarch64": entry_text(line)}, **{"/proc/sys/kernel/arch": "sparc64\n",
+                        "/usr/bin/sh": "#!nothing\n", "/opt/qemu-aarch64": build_elf("aarch64")})
+    res = one(make_host, files)
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags F)"
 
 
 def test_missing_interpreter_with_and_without_f(make_host, binfmt_tree):
     gone = upstream_line("aarch64", "/usr/bin/gone")
-    assert one(make_host, binfmt_tree({"qemu-aarch64": entry_text(gone)})).status is Status.WARN
+    res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(gone)}))
+    assert res.status is Status.WARN and res.summary == (
+        "qemu-aarch64: interpreter /usr/bin/gone is gone; F keeps the opened copy working until the next reboot")
+    assert res.remediation == "Reinstall qemu-user-static and re-register the handler."
+    assert res.fix.title == REPLACE_ARM64
     res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(gone[:-1] + "O")}))
-    assert res.status is Status.FAIL and "does not exist" in res.summary
+    assert res.status is Status.FAIL and res.summary == (
+        "qemu-aarch64: interpreter /usr/bin/gone does not exist (\"no such file or directory\" on every exec)")
+    assert res.remediation == "Install qemu-user-static and re-register the handler."
+    assert res.fix.title == REPLACE_ARM64
 
 
 def test_shadowed_duplicate_is_named(make_host, binfmt_tree):
@@ -104,7 +177,16 @@ def test_shadowed_duplicate_is_named(make_host, binfmt_tree):
                   "qemu-aarch64": entry_text(DEBIAN_AARCH64)})
     res = one(make_host, files)
     assert res.status is Status.OK and res.data["handler"]["name"] == "a-tonistiigi"
-    assert res.data["shadowed"] == ("qemu-aarch64",) and "shadows qemu-aarch64" in res.summary
+    assert res.data["shadowed"] == ("qemu-aarch64",) and res.summary == "a-tonistiigi (flags OCF, shadows qemu-aarch64)"
+    assert res.details[-1] == "shadowed (older, never used): qemu-aarch64 -> /usr/libexec/qemu-binfmt/aarch64-binfmt-P"
+
+
+def test_every_shadowed_duplicate_is_listed(make_host, binfmt_tree):
+    files = binfmt_tree({"a-new": entry_text(upstream_line("aarch64", "/usr/bin/qemu-aarch64-static")),
+                         "b-mid": entry_text(upstream_line("aarch64", "/usr/bin/b")),
+                         "c-old": entry_text(upstream_line("aarch64", "/usr/bin/c"))})
+    res = one(make_host, files)
+    assert res.summary == "a-new (flags F, shadows b-mid, c-old)" and res.data["shadowed"] == ("b-mid", "c-old")
 
 
 def test_garbage_entries_warn_but_never_crash(make_host, binfmt_tree):
@@ -113,6 +195,9 @@ def test_garbage_entries_warn_but_never_crash(make_host, binfmt_tree):
     res = one(make_host, files)
     assert res.status is Status.WARN and res.data["garbage"] == ("broken: first line is 'what is this', "
                                                                  "not enabled/disabled",)
+    assert res.summary == "qemu-aarch64 (flags POF)"
+    assert res.remediation == "Remove or fix the unparsable binfmt_misc entries."
+    assert "unparsable entry: broken: first line is 'what is this', not enabled/disabled" in res.details
 
 
 @pytest.mark.parametrize("offset, why", [
@@ -147,5 +232,60 @@ def test_native_targets_need_no_handler(make_host, binfmt_tree):
 
 def test_same_elf_machine_as_the_host_cannot_be_emulated():
     (res,) = binfmt_handlers(host("pi-zero-raspbian", targets="linux/arm/v7"))
-    assert res.status is Status.FAIL and "share linux/arm/v6's ELF machine" in res.summary
+    assert res.status is Status.FAIL and res.summary == (
+        "linux/arm/v7 cannot run here: its binaries share linux/arm/v6's ELF machine, so binfmt_misc cannot "
+        "send them to QEMU")
+    assert res.remediation == ("Build and test linux/arm/v7 on a machine whose CPU runs it (or in a full system "
+                               "emulator); images for this host: linux/arm/v6.")
     assert res.fix is None  # a qemu-arm handler would capture every native program too
+
+
+def test_a_mask_that_matches_only_static_executables_warns(make_host, binfmt_tree):
+    exec_only = DEBIAN_AARCH64.replace("\\xfe", "\\xff")
+    res = one(make_host, binfmt_tree({"qemu-aarch64": entry_text(exec_only)}))
+    assert res.status is Status.WARN
+    assert res.summary == "qemu-aarch64 matches only static executables or only PIEs of linux/arm64"
+    assert res.remediation == "Re-register it with the upstream mask (e_type byte masked with \\xfe)."
+    assert res.fix.title == REPLACE_ARM64
+
+
+@pytest.fixture
+def live_version(make_host, binfmt_tree):
+    """live_version(output) -> result: Debian's handler on a tree treated as the live amd64 host, its
+    QEMU answering `--version` with ``output``."""
+    def run(output, rc=0):
+        ctx = make_host(binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64)}), targets="linux/arm64", live=True,
+                        uname_override=Uname("6.1.0", "x86_64"))
+        ask = (str(ctx.path("/usr/bin/qemu-aarch64-static")), "--version")
+        ctx.runner = FakeRunner({ask: CommandResult(ask, rc, output)})
+        (res,) = binfmt_handlers(ctx)
+        return res
+    return run
+
+
+@pytest.mark.parametrize("version, why", [
+    ("9.2.0", "Reported, not root-caused: `qemu: uncaught target signal 11` while running libc-bin triggers "
+              "(ldconfig) during apt on arm64 targets; tonistiigi/binfmt qemu-v9.2.0 images, workaround was going "
+              "back to qemu-v7.0.0-28."),
+    ("9.2.2", "Reported, not root-caused: the same libc-bin segfault still reproduced with 9.2.2 in the "
+              "tonistiigi/binfmt e2e test.")])
+def test_a_known_bad_qemu_version_warns(live_version, version, why):
+    res = live_version(f"qemu-aarch64 version {version} (Debian 1:9.2+ds-1)\n")
+    assert res.status is Status.WARN and res.summary == f"qemu-aarch64: QEMU {version} is on the known-bad list: {why}"
+    assert res.remediation == ("Prefer a current tonistiigi/binfmt image over old distribution QEMU; if a version "
+                               "crashes, try another tag (e.g. qemu-v8.x or v10.x); prefer cross-compilation in a "
+                               "--platform=$BUILDPLATFORM stage.")
+    assert res.fix is None and res.data["qemu_version"] == version
+
+
+@pytest.mark.parametrize("version", ["9.2.1", "9.1.9", "9.2.3", "10.0.0"])
+def test_a_qemu_version_next_to_the_bad_ones_is_fine(live_version, version):
+    res = live_version(f"qemu-aarch64 version {version}\n")
+    assert res.status is Status.OK and res.summary == f"qemu-aarch64 (flags POF, QEMU {version})"
+
+
+def test_an_unreadable_qemu_version_is_left_out(live_version):
+    res = live_version("", rc=1)
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POF)" and res.data["qemu_version"] is None
+    assert res.details == ("handler qemu-aarch64: interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P -> "
+                           f"{res.data['handler']['resolved']}, flags 'POF'",)

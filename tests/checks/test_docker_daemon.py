@@ -4,9 +4,11 @@ import json
 
 import pytest
 
+from elfbuild import build_elf
 from helpers import DOCKER, INFO, VERSION, docker_data
 from mab_doctor.checks.docker_cli import docker_cli
 from mab_doctor.checks.docker_daemon import docker_daemon
+from mab_doctor.core.context import Uname
 from mab_doctor.core.model import Status
 
 
@@ -66,3 +68,74 @@ def test_containerd_image_store_is_recognised(docker_host):
     info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]  # derived: a containerd-store daemon
     res = docker_daemon(docker_host(docker_data("version-28-client-20.10-server.json"), info=json.dumps(info)))
     assert res.status is Status.OK and res.data["image_store"] == "containerd image store"
+
+
+def _server(version="20.10.24+dfsg1", arch="amd64"):
+    """The 28-client/20.10-server capture with the server's version and architecture changed."""
+    data = json.loads(docker_data("version-28-client-20.10-server.json"))
+    data["Server"]["Version"], data["Server"]["Arch"] = version, arch
+    return json.dumps(data)
+
+
+ARMHF_SHELL = {"/usr/bin/sh": build_elf("arm", flags=0x05000400, interp="/lib/ld-linux-armhf.so.3")}
+PI_ZERO = ("armv6l", {**ARMHF_SHELL, "/proc/cpuinfo": "model name\t: ARMv6-compatible processor rev 7 (v6l)\n"
+                                                    "CPU architecture: 7\n"})
+PI_3_ARMHF = ("armv7l", {**ARMHF_SHELL, "/proc/cpuinfo": "CPU architecture: 7\n"})
+PI_4_ARMHF_ON_64BIT_KERNEL = ("aarch64", {**ARMHF_SHELL, "/proc/cpuinfo": "CPU architecture: 8\n"})
+PI_4_ARM64 = ("aarch64", {"/usr/bin/sh": build_elf("aarch64"), "/proc/cpuinfo": "CPU architecture: 8\n"})
+AMD64 = ("x86_64", {})
+
+
+def daemon_on(docker_host, machine_files, version="20.10.24+dfsg1", arch="amd64"):
+    """docker-daemon on a host whose kernel is ``machine`` (uname -m), talking to a daemon of ``arch``."""
+    machine, files = machine_files
+    return docker_daemon(docker_host(_server(version, arch), info=docker_data("info-20.10.json"), files=files,
+                                     uname_override=Uname("6.1.0", machine)))
+
+
+def test_a_foreign_root_without_docker_is_skipped_not_failed(make_host, base_host):
+    res = docker_daemon(make_host(base_host))
+    assert res.status is Status.SKIP
+    assert res.summary == "the daemon is not contacted on a foreign --root"
+    assert res.data == {"state": "refused"}
+
+
+def test_rootless_daemon_says_so(docker_host):
+    info = json.loads(docker_data("info-20.10.json"))
+    info["SecurityOptions"] = ["name=seccomp,profile=default", "name=rootless"]
+    res = docker_daemon(docker_host(docker_data("version-28-client-20.10-server.json"), info=json.dumps(info)))
+    assert res.status is Status.OK
+    assert res.summary == "dockerd 20.10.24+dfsg1 (linux/amd64, overlay2, classic image store, rootless)"
+    assert res.data["rootless"] is True
+    assert res.details[0] == ("server 20.10.24+dfsg1, API 1.41, linux/amd64, storage overlay2 "
+                              "(classic image store), rootless True")
+
+
+@pytest.mark.parametrize("files, arch", [(PI_4_ARMHF_ON_64BIT_KERNEL, "arm"), (AMD64, "386")])
+def test_a_32bit_daemon_on_a_64bit_kernel_warns(docker_host, files, arch):
+    res = daemon_on(docker_host, files, arch=arch)
+    assert res.status is Status.WARN
+    assert res.summary == f"32-bit daemon ({arch}) on a 64-bit kernel: it pulls and runs 32-bit images by default"
+    assert res.remediation == "Pass --platform explicitly, or install a 64-bit Docker and userland."
+    assert res.data["arch"] == arch
+
+
+@pytest.mark.parametrize("files, arch", [(PI_3_ARMHF, "arm"), (AMD64, "amd64"), (PI_4_ARM64, "arm64")])
+def test_a_daemon_matching_its_kernel_width_is_ok(docker_host, files, arch):
+    res = daemon_on(docker_host, files, "19.03.15", arch)
+    assert res.status is Status.OK
+    assert res.summary == f"dockerd 19.03.15 (linux/{arch}, overlay2, classic image store)"
+
+
+@pytest.mark.parametrize("version", ["19.03.15", "20.9.99"])
+def test_an_old_docker_on_an_armv6_host_warns_about_v7_images(docker_host, version):
+    res = daemon_on(docker_host, PI_ZERO, version, "arm")
+    assert res.status is Status.WARN
+    assert res.summary == f"Docker {version} on an ARMv6 host picks linux/arm/v7 images, which crash here"
+    assert res.remediation == "Upgrade Docker to >= 20.10.0, or pull with `--platform linux/arm/v6`."
+
+
+@pytest.mark.parametrize("version", ["20.10.0", "20.10.1"])
+def test_docker_20_10_on_an_armv6_host_is_ok(docker_host, version):
+    res = daemon_on(docker_host, PI_ZERO, version, "arm")
+    assert res.status is Status.OK and res.summary == f"dockerd {version} (linux/arm, overlay2, classic image store)"

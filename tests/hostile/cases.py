@@ -12,12 +12,6 @@ from hostile.harness import Input, Place
 from hostile.trees import DIR_KINDS, FILE_KINDS, TARGET_DIRS, TARGET_FILES, lay_base, make_hostile
 
 FORMATS = ("text", "json", "markdown", "junit", "github")
-# Failures in files this suite's author does not own, handed over by these reasons.
-ROOT_TOO_LONG = ("runner/outputs helper: doctor/commands/options.py check_root lets OSError (file name too long) "
-                 "from Path.is_dir escape as a traceback")
-UNKNOWN_CHECK_RAW = ("runner/outputs helper: doctor/commands/checking.py prints an unknown check name raw "
-                     "(control characters, a newline, a lone surrogate: UnicodeEncodeError)")
-REPORT_FIFO_HANGS = "lead (unowned): doctor/commands/report_file.py opens a FIFO with open(): blocks forever"
 HUGE = "x" * 100_000
 WEIRD = {"empty": "", "huge": HUGE, "unicode": "ℒïñüx/ärm64😀", "controls": "a\x1b[31mb\x07c\rd\x7fe\x9bf",
          "newline": "linux/arm64\nlinux/amd64", "spaces": "   ", "dash": "-", "dashdash": "--x", "rtl": "\u202eevil",
@@ -117,10 +111,8 @@ OPTIONS += [_opts(["--timeout", v], name=f"--timeout {v!r}") for v in
 OPTIONS += [_opts(["--jobs", v], name=f"--jobs {v!r}") for v in ("0", "-1", "999999", "", "1e3", "٣")]
 OPTIONS += [_opts(["--color", v], name=f"--color {v!r}") for v in ("", "ALWAYS", "never", "auto", WEIRD["controls"])]
 OPTIONS += [_opts(["--color", "always", "--format", f], color=True, name=f"--color always {f}") for f in FORMATS]
-OPTIONS += [_opts(["--root", v], tree=False, name=f"--root {k}", xfail=ROOT_TOO_LONG if k == "huge" else None)
-            for k, v in WEIRD.items()]
-OPTIONS += [_opts([name], name=f"check name {k}", xfail=UNKNOWN_CHECK_RAW if k in ("controls", "newline", "surrogate")
-                  else None) for k, name in WEIRD.items() if k != "empty"]
+OPTIONS += [_opts(["--root", v], tree=False, name=f"--root {k}") for k, v in WEIRD.items()]
+OPTIONS += [_opts([name], name=f"check name {k}") for k, name in WEIRD.items() if k != "empty"]
 OPTIONS += [
     _opts(["--root", lambda p: str(p.tree) + "///."], name="--root trailing slashes"),
     _opts(["--root", lambda p: str(p.marker)], name="--root a regular file"),
@@ -266,8 +258,7 @@ REPORT += [
             outputs=("work/out.json",)),
 ]
 
-REPORT.append(Input("report", "fifo", _report("", lambda path, p: os.mkfifo(path)).build, process=True, bound=4,
-                    xfail=REPORT_FIFO_HANGS))
+REPORT.append(Input("report", "fifo", _report("", lambda path, p: os.mkfifo(path)).build, process=True, bound=4))
 
 
 # ----- what needs a process of its own: encodings, a closed pipe, standard streams ----------------
