@@ -80,3 +80,17 @@ def test_exit_code_row_error_is_1(monkeypatch, capsys):
     monkeypatch.setattr(mab_doctor.checks, "BUILTIN", (Check("boom", "Boom", "host", boom),))
     assert main(["--no-plugins"]) == 1
     assert "ERROR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("statuses, plain, strict", [
+    ((), 0, 0),
+    (("OK",), 0, 0), (("SKIP",), 0, 0), (("WARN",), 0, 1), (("FAIL",), 1, 1), (("ERROR",), 1, 1),
+    (("OK", "SKIP", "WARN"), 0, 1), (("OK", "FAIL", "OK"), 1, 1), (("SKIP", "ERROR"), 1, 1),
+])
+def test_exit_code_of_each_status_with_and_without_strict(statuses, plain, strict):
+    from mab_doctor.core.model import Outcome, Result, Status, exit_code
+
+    outcomes = [Outcome(None, Result(Status[name], name.lower())) for name in statuses]
+    assert exit_code(outcomes) == plain
+    assert exit_code(outcomes, strict=False) == plain
+    assert exit_code(outcomes, strict=True) == strict

@@ -265,3 +265,70 @@ def test_the_report_comes_out_when_a_stuck_check_holds_the_host_facts(tmp_path, 
         release.set()
     assert report.host.error == "host facts unavailable: not found within 0.2 s"
     assert report.host.root == str(tmp_path) and report.exit_code == 0
+
+
+def test_status_values_and_severity_order():
+    assert [(s.name, s.value, s.severity) for s in Status] == [
+        ("OK", "ok", 0), ("SKIP", "skip", 1), ("WARN", "warn", 2), ("FAIL", "fail", 3), ("ERROR", "error", 4)]
+
+
+def test_action_is_plain_data_with_a_tuple_argv():
+    from mab_doctor.core.model import Action
+
+    a = Action("mount", argv=["mount", "-t", "binfmt_misc"])
+    assert a.argv == ("mount", "-t", "binfmt_misc") and a.needs_root is True
+    assert (a.subject, a.line) == ("", "")
+    assert a.to_dict() == {"kind": "mount", "subject": "", "line": "", "argv": ["mount", "-t", "binfmt_misc"]}
+    b = Action("write", subject="/etc/x", line="y", needs_root=False)
+    assert b.to_dict() == {"kind": "write", "subject": "/etc/x", "line": "y", "argv": []} and b.needs_root is False
+
+
+def test_fix_commands_come_from_its_actions_unless_given():
+    from mab_doctor.core.model import Action, Fix
+
+    root = Action("mount", argv=["mount", "x"])
+    user = Action("note", argv=(), needs_root=False)
+    pkg = Action("install", argv=("apt-get", "install", "qemu"), needs_root=False)
+    fix = Fix.of("Mount it", root, user, pkg)
+    assert fix.commands == (("mount", "x"), ("apt-get", "install", "qemu")) and fix.needs_root is True
+    assert fix.actions == (root, user, pkg)
+    assert Fix.of("No root", user, pkg).needs_root is False
+    assert Fix.of("Nothing").needs_root is False and Fix.of("Nothing").commands == ()
+    given = Fix("Run", commands=[["echo", "a"]], actions=[root])
+    assert given.commands == (("echo", "a"),) and given.actions == (root,) and given.needs_root is False
+    assert given.to_dict() == {"title": "Run", "commands": [["echo", "a"]], "needs_root": False,
+                               "actions": [{"kind": "mount", "subject": "", "line": "", "argv": ["mount", "x"]}]}
+
+
+def test_result_freezes_its_data_and_to_plain_thaws_it():
+    from types import MappingProxyType
+
+    from mab_doctor.core.model import to_plain
+
+    res = Result.warn("w", details=[1, "two"], data={"a": [1, {"b": [2]}], "c": {"d": "e"}, 3: (4,)})
+    assert res.details == ("1", "two")
+    assert isinstance(res.data, MappingProxyType) and isinstance(res.data["c"], MappingProxyType)
+    assert res.data["a"] == (1, MappingProxyType({"b": (2,)})) and res.data[3] == (4,)
+    assert to_plain(res.data) == {"a": [1, {"b": [2]}], "c": {"d": "e"}, "3": [4]}
+    assert to_plain("x") == "x" and to_plain(5) == 5
+    with pytest.raises(TypeError):
+        res.data["z"] = 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize("make, status", [
+    (Result.ok, Status.OK), (Result.warn, Status.WARN), (Result.fail, Status.FAIL), (Result.skip, Status.SKIP),
+    (Result.error, Status.ERROR),
+])
+def test_result_constructors(make, status):
+    res = make("said", remediation="do this")
+    assert (res.status, res.summary, res.remediation, res.details, res.fix, res.target) == (
+        status, "said", "do this", (), None, None)
+    assert dict(res.data) == {}
+
+
+def test_outcome_reads_its_result_status():
+    from mab_doctor.core.model import Outcome, SkipCheck
+
+    o = Outcome("check", Result.fail("x"))
+    assert o.status is Status.FAIL and o.duration_s == 0.0
+    assert issubclass(SkipCheck, Exception)

@@ -29,6 +29,10 @@ class ElfError(ValueError):
     """Bytes that are not a readable ELF file; the message names the problem."""
 
 
+class TruncatedElf(ElfError):
+    """The file ends before a table its header promises: a cut-off copy, not a program."""
+
+
 @dataclass(frozen=True)
 class ElfHeader:
     """Identity fields of an ELF file, and where its header tables are."""
@@ -140,7 +144,7 @@ def _check_table(what: str, off: int, count: int, entsize: int, least: int, ehsi
         raise ElfError(f"{what} header table at byte {off} overlaps the ELF header")
     end = off + count * entsize
     if size is not None and end > size:
-        raise ElfError(f"truncated: {what} headers end at byte {end}, the file has {size} bytes")
+        raise TruncatedElf(f"truncated: {what} headers end at byte {end}, the file has {size} bytes")
 
 
 def _find_interp(data: bytes, h: ElfHeader, size: int | None) -> tuple[str | None, bool]:
@@ -189,7 +193,7 @@ def section_headers(data: bytes, header: ElfHeader) -> tuple[Section, ...]:
         return ()
     end = header.shoff + header.shnum * header.shentsize
     if end > len(data):
-        raise ElfError(f"truncated: section headers end at byte {end}, the file has {len(data)} bytes")
+        raise TruncatedElf(f"truncated: section headers end at byte {end}, the file has {len(data)} bytes")
     fmt = header.byte_order + ("IIIIII" if header.elf_class == 32 else "IIQQQQ")
     sections = []
     for index in range(header.shnum):
@@ -212,7 +216,7 @@ def section_bytes(data: bytes, header: ElfHeader, section: Section, what: str) -
         if hi > lo and start < hi and lo < end:
             raise ElfError(f"{what} (bytes {start}..{end}) overlaps {name} (bytes {lo}..{hi})")
     if end > len(data):
-        raise ElfError(f"truncated: {what} ends at byte {end}, the file has {len(data)} bytes")
+        raise TruncatedElf(f"truncated: {what} ends at byte {end}, the file has {len(data)} bytes")
     return data[start:end]
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.host import platforms
-from mab_doctor.host.elf import ElfError, ElfHeader, parse_header
+from mab_doctor.host.elf import ElfError, ElfHeader, TruncatedElf, parse_header
 from mab_doctor.host.platforms import Platform, Target
 
 if TYPE_CHECKING:
@@ -132,8 +132,15 @@ def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[s
             continue
         try:  # fewer bytes than asked for is the whole file: anything beyond it is truncation
             return path, parse_header(data, len(data) if len(data) < USERLAND_HEAD else None), notes
+        except TruncatedElf as exc:  # a cut-off copy is not the userland
+            notes.append(f"{path}: {exc}")
+            continue
         except ElfError as exc:
             notes.append(f"{path}: {exc}")
+        try:  # a damaged part past the headers (sections, attributes) still leaves a usable header
+            return path, parse_header(data), notes
+        except ElfError:
+            continue
     return None, None, notes
 
 

@@ -201,15 +201,17 @@ def arm_variant_platform(level: int) -> Platform | None:
     return BY_OCI.get(f"linux/arm/v{min(level, 8)}")
 
 
-def runs_natively(host: Platform, target: Target) -> bool:
+def runs_natively(host: Platform, target: Target, kernel: Platform | None = None) -> bool:
     """Whether a host of this platform runs the target without emulation (containerd compare.go).
 
     arm/vN also runs arm/v(N-1)..v5; arm64 also runs arm/v8 and below (only if the CPU has
     AArch32, which binfmt-exec proves); amd64 also runs 386. amd64/vN variants need CPU features
-    this table does not know, so they count as native to amd64 hosts.
+    this table does not know, so they count as native to amd64 hosts. ``kernel`` is the platform
+    of `uname -m`: a 64-bit arm64 or amd64 kernel under a 32-bit userland still runs its own
+    64-bit binaries itself (a Pi with a 64-bit kernel and Raspberry Pi OS armhf runs arm64).
     """
     want = target.platform
-    if want == host:
+    if want == host or (kernel is not None and want == kernel and kernel.arch in ("arm64", "amd64")):
         return True
     if want.arch == "arm" and host.arch in ("arm", "arm64"):
         return want.arm_level is not None and host.arm_level is not None and want.arm_level <= host.arm_level

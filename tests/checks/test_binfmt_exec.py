@@ -31,7 +31,8 @@ from mab_doctor.host.platforms import PLATFORMS, parse_platform
     (CommandResult(("chroot",), 127, stderr="other"), "exit 127"),
     (CommandResult(("py",), refused=True), "not run"),
     (CommandResult(("p",), error="odd", errno=9999), "9999"),
-    (CommandResult(("p",), 0), "exit 0"), (CommandResult(("p",), 60), "exit 60"), (CommandResult(("p",), 62), "exit 62"),
+    (CommandResult(("p",), 0), "exit 0"), (CommandResult(("p",), 60), "exit 60"),
+    (CommandResult(("p",), 62), "exit 62"),
     (CommandResult(("p",), -1), "signal 1"),
     (CommandResult(("chroot",), 127, stderr="chroot: failed to run command '/probe': Exec format error"), "ENOEXEC"),
     (CommandResult(("chroot",), 126, stderr="chroot: failed to run command '/probe': Bad thing"), "exit 126"),
@@ -240,3 +241,10 @@ def test_same_elf_machine_as_the_host_warns_about_instruction_levels(monkeypatch
     (res,) = binfmt_exec(ctx)
     assert res.details[3] == ("the probe only uses instructions every arm level has: real linux/arm/v7 "
                               "binaries may still die with 'illegal instruction' here (see float-abi)")
+
+
+def test_the_declaration():
+    c = binfmt_exec
+    assert (c.name, c.title, c.category, c.requires, c.per_target, c.fixable) == (
+        "binfmt-exec", "Execution probe", "emulation", (), True, True)
+    assert c.doc.startswith("What it checks: ")

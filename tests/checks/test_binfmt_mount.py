@@ -2,12 +2,14 @@
 
 import os
 
+import pytest
+
 from mab_doctor.checks.binfmt_mount import binfmt_mount, mount_types
+from mab_doctor.core.context import Uname
 from mab_doctor.core.model import Status
 
 MOUNTINFO = ("22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
              "45 22 0:40 / /proc/sys/fs/binfmt_misc rw,relatime - binfmt_misc binfmt_misc rw\n")
-
 
 
 def host(make_host, base_host, release="6.1.0-13-amd64", targets="linux/amd64,linux/arm64", **files):
@@ -21,37 +23,106 @@ def test_mount_types_parses_mountinfo():
     assert mount_types("garbage line\n") == []
 
 
+@pytest.mark.parametrize("line, types", [
+    ("1 2 3 4 /proc/sys/fs/binfmt_misc - binfmt_misc x rw", ["binfmt_misc"]),  # exactly five fields left of " - "
+    ("1 2 3 /proc/sys/fs/binfmt_misc - binfmt_misc x rw", []),                 # four: no mount point field
+    ("1 2 3 4 /proc/sys/fs/binfmt_misc -", []),                                # nothing right of the separator
+    ("1 2 3 4 /proc/sys/fs/binfmt_misc - ", []),
+    ("1 2 3 4 /proc/sys/fs/binfmt_misc binfmt_misc x rw", []),                 # no separator at all
+    ("1 2 3 4 /proc/sys/fs - binfmt_misc x rw", []),                           # another mount point
+    ("1 2 3 4 /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw\n1 2 3 4 /proc/sys/fs/binfmt_misc rw - binfmt_misc b",
+     ["autofs", "binfmt_misc"]),
+])
+def test_mount_types_reads_the_fifth_field_and_the_type(line, types):
+    assert mount_types(line) == types
+
+
 def test_binfmt_mount_ok(make_host, base_host):
     files = {"/proc/self/mountinfo": MOUNTINFO, "/proc/sys/fs/binfmt_misc/status": "enabled\n",
              "/proc/sys/fs/binfmt_misc/register": "", "/proc/sys/fs/binfmt_misc/qemu-aarch64": "enabled\n"}
     res = binfmt_mount(host(make_host, base_host, **files))
-    assert res.status is Status.OK and "1 entries registered" in res.summary
-    assert res.data["entries"] == ("qemu-aarch64",)
+    assert res.status is Status.OK and res.summary == "mounted and enabled (1 entries registered)"
+    assert res.details == ("mountinfo at /proc/sys/fs/binfmt_misc: binfmt_misc",
+                           "/proc/sys/fs/binfmt_misc/status: enabled",
+                           "registered entries: qemu-aarch64")
+    assert res.data == {"mounted": True, "mount_types": ("binfmt_misc",), "status": "enabled",
+                        "entries": ("qemu-aarch64",), "needed_for": ("linux/arm64",)}
+    assert res.fix is None and res.remediation is None
+
+
+def test_binfmt_mount_ok_without_entries(make_host, base_host):
+    files = {"/proc/sys/fs/binfmt_misc/status": "  enabled \n", "/proc/sys/fs/binfmt_misc/register": ""}
+    res = binfmt_mount(host(make_host, base_host, **files))
+    assert res.status is Status.OK and res.summary == "mounted and enabled (0 entries registered)"
+    assert res.details == ("mountinfo at /proc/sys/fs/binfmt_misc: nothing", "/proc/sys/fs/binfmt_misc/status: enabled",
+                           "registered entries: none")
 
 
 def test_binfmt_mount_missing_is_fail_with_mount_fix(make_host, base_host):
     res = binfmt_mount(host(make_host, base_host, **{"/proc/self/mountinfo": MOUNTINFO.splitlines()[0]}))
     assert res.status is Status.FAIL and res.summary == "binfmt_misc is not mounted"
     assert res.fix.commands == (("mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"),)
-    assert "linux/arm64" in res.remediation
+    assert res.remediation == ("Mount it: `sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc` "
+                               "(needed for linux/arm64)")
+    assert res.details == ("mountinfo at /proc/sys/fs/binfmt_misc: nothing",
+                           "/proc/sys/fs/binfmt_misc/status: not found")
+    assert res.data == {"mounted": False, "mount_types": (), "status": None, "entries": (),
+                        "needed_for": ("linux/arm64",)}
+
+
+def test_binfmt_mount_missing_names_every_target_that_needs_it(make_host, base_host):
+    res = binfmt_mount(host(make_host, base_host, targets="linux/arm64,linux/amd64,linux/riscv64"))
+    assert res.status is Status.FAIL and res.remediation == (
+        "Mount it: `sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc` "
+        "(needed for linux/arm64, linux/riscv64)")
 
 
 def test_binfmt_mount_not_needed_for_native_targets(make_host, base_host):
     res = binfmt_mount(host(make_host, base_host, targets="linux/amd64,linux/386", **{"/proc/self/mountinfo": ""}))
-    assert res.status is Status.OK and "not needed" in res.summary
+    assert res.status is Status.OK and res.summary == "not mounted, and not needed: every target runs natively"
+    assert res.fix is None
 
 
 def test_binfmt_mount_disabled(make_host, base_host):
     files = {"/proc/self/mountinfo": MOUNTINFO, "/proc/sys/fs/binfmt_misc/status": "disabled\n"}
     res = binfmt_mount(host(make_host, base_host, **files))
-    assert res.status is Status.FAIL and "globally disabled" in res.summary
+    assert res.status is Status.FAIL and res.summary == "binfmt_misc is mounted but globally disabled: no handler runs"
+    assert res.fix.commands == (("sh", "-c", "echo 1 > /proc/sys/fs/binfmt_misc/status"),)
+    assert res.remediation == "Enable it: `echo 1 | sudo tee /proc/sys/fs/binfmt_misc/status`"
+    assert res.details[1:] == ("/proc/sys/fs/binfmt_misc/status: disabled", "registered entries: none")
+
+
+@pytest.mark.parametrize("status", ["disabled\n", ""])
+def test_binfmt_mount_disabled_but_not_needed_only_warns(make_host, base_host, status):
+    files = {"/proc/self/mountinfo": MOUNTINFO, "/proc/sys/fs/binfmt_misc/status": status}
+    res = binfmt_mount(host(make_host, base_host, targets="linux/amd64", **files))
+    assert res.status is Status.WARN and res.summary == "binfmt_misc is mounted but globally disabled: no handler runs"
     assert res.fix.commands == (("sh", "-c", "echo 1 > /proc/sys/fs/binfmt_misc/status"),)
 
 
 def test_binfmt_mount_systemd_automount_in_an_image(make_host, base_host):
     autofs = "30 22 0:26 / /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw,fd=29\n"
     res = binfmt_mount(host(make_host, base_host, **{"/proc/self/mountinfo": autofs}))
-    assert res.status is Status.WARN and "automount" in res.summary
+    assert res.status is Status.WARN
+    assert res.summary == "systemd automount is set up; binfmt_misc mounts on first access"
+    assert res.remediation == "Mount it now: `sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc`"
+    assert res.fix.commands == (("mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"),)
+    assert res.details[0] == "mountinfo at /proc/sys/fs/binfmt_misc: autofs"
+
+
+def test_an_automount_on_the_live_host_should_have_mounted_already(make_host, base_host):
+    autofs = "30 22 0:26 / /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw,fd=29\n"
+    ctx = make_host({**base_host, "/proc/self/mountinfo": autofs}, targets="linux/arm64", live=True,
+                    uname_override=Uname("6.1.0", "x86_64"))
+    res = binfmt_mount(ctx)
+    assert res.status is Status.FAIL and res.summary == "binfmt_misc is not mounted"
+
+
+def test_an_automount_beside_a_binfmt_misc_mount_without_status_is_not_mounted(make_host, base_host):
+    autofs = "30 22 0:26 / /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw,fd=29\n"
+    res = binfmt_mount(host(make_host, base_host, **{"/proc/self/mountinfo": autofs + MOUNTINFO}))
+    assert res.status is Status.FAIL and res.summary == "binfmt_misc is not mounted"
+    assert res.details[0] == "mountinfo at /proc/sys/fs/binfmt_misc: autofs, binfmt_misc"
 
 
 def test_a_status_that_is_not_a_regular_file_is_unreadable_not_unmounted(make_host, base_host):
@@ -60,3 +131,21 @@ def test_a_status_that_is_not_a_regular_file_is_unreadable_not_unmounted(make_ho
     res = binfmt_mount(ctx)
     assert res.status is Status.FAIL and res.fix is None
     assert res.summary == "cannot read /proc/sys/fs/binfmt_misc/status: a FIFO, not a regular file: not read"
+    assert res.remediation == ("Check what /proc/sys/fs/binfmt_misc holds (`ls -l /proc/sys/fs/binfmt_misc`); the "
+                               "kernel's binfmt_misc status is a readable regular file.")
+    assert res.details[1] == "/proc/sys/fs/binfmt_misc/status: a FIFO, not a regular file: not read"
+
+
+def test_an_unreadable_status_only_warns_when_nothing_needs_emulation(make_host, base_host):
+    ctx = host(make_host, base_host, targets="linux/amd64", **{"/proc/sys/fs/binfmt_misc/register": ""})
+    os.mkfifo(ctx.path("/proc/sys/fs/binfmt_misc/status"))
+    res = binfmt_mount(ctx)
+    assert res.status is Status.WARN and res.fix is None
+    assert res.summary == "cannot read /proc/sys/fs/binfmt_misc/status: a FIFO, not a regular file: not read"
+
+
+def test_the_declaration():
+    c = binfmt_mount
+    assert (c.name, c.title, c.category, c.requires, c.per_target, c.fixable) == (
+        "binfmt-mount", "binfmt_misc mount", "kernel", ("binfmt-kernel",), False, True)
+    assert c.doc.startswith("What it checks: ")

@@ -189,3 +189,156 @@ def test_a_fifo_or_a_link_loop_where_the_plugin_belongs_is_skipped(host):
     assert res.status is Status.OK and res.data["plugin"] == real
     assert f"{fifo}: a FIFO, skipped" in res.details
     assert f"{loop}: too many levels of symbolic links, skipped" in res.details
+
+
+DISCOVERY = ("Copy the release binary to ~/.docker/cli-plugins/docker-buildx and `chmod +x` it, or install the "
+             "distribution package (docker-buildx / docker-buildx-plugin); remove shadowing stale copies.")
+INSTALL = ("Install the buildx plugin: copy the release binary for this architecture from "
+           "https://github.com/docker/buildx/releases to ~/.docker/cli-plugins/docker-buildx and `chmod +x` it, "
+           "or install Docker's `docker-buildx-plugin` (Debian 12 packages no buildx; later Debian and Ubuntu "
+           "have `docker-buildx`).")
+HOME_BUILDX = f"{HOME_PLUGINS}/docker-buildx"
+SYSTEM_BUILDX = "/usr/lib/docker/cli-plugins/docker-buildx"
+
+
+def test_nothing_found_fails_with_the_install_advice(host):
+    res = buildx(host({}))
+    assert res.status is Status.FAIL and res.summary == "no docker-buildx plugin in any CLI plugin directory"
+    assert res.remediation == INSTALL
+    assert res.details[0] == ("search order: /home/u/.docker/cli-plugins, /usr/local/lib/docker/cli-plugins, "
+                              "/usr/local/libexec/docker/cli-plugins, /usr/lib/docker/cli-plugins, "
+                              "/usr/libexec/docker/cli-plugins")
+
+
+def test_podman_instead_of_buildx_only_warns(host):
+    ctx = host({}, files={"/usr/bin/podman": build_elf("x86_64")})
+    ctx.path("/usr/bin/podman").chmod(0o755)
+    res = buildx(ctx)
+    assert res.summary == ("no docker-buildx plugin: Docker cannot build multi-platform images here; Podman can "
+                           "(see podman)")
+    assert res.remediation == INSTALL
+
+
+def test_standalone_binaries_are_named_first_docker_buildx(host):
+    files = {"/usr/local/bin/buildx": build_elf("x86_64"), "/usr/local/bin/docker-buildx": build_elf("x86_64"),
+             "/usr/bin/podman": build_elf("x86_64")}
+    ctx = host({}, files=files, env={"PATH": "/usr/local/bin:/usr/bin"})
+    for path in files:
+        ctx.path(path).chmod(0o755)
+    res = buildx(ctx)
+    assert res.status is Status.WARN
+    assert res.summary == "no docker-buildx plugin; only a standalone binary (/usr/local/bin/docker-buildx)"
+    assert res.data["standalone"] == ("/usr/local/bin/docker-buildx", "/usr/local/bin/buildx")
+    assert res.remediation == ("`docker buildx` needs the plugin: copy /usr/local/bin/docker-buildx to "
+                               "~/.docker/cli-plugins/docker-buildx (chmod +x). " + INSTALL)
+    assert res.details[-2:] == ("standalone binary on PATH (not a plugin): /usr/local/bin/docker-buildx",
+                                "standalone binary on PATH (not a plugin): /usr/local/bin/buildx")
+
+
+def test_not_executable_remedy_in_full(host):
+    res = buildx(host({HOME_BUILDX: build_elf("x86_64")}, mode=0o644))
+    assert res.remediation == f"`chmod +x {HOME_BUILDX}` {DISCOVERY}"
+
+
+def test_not_a_program_fails(host):
+    res = buildx(host({HOME_BUILDX: b"MZ\x90\x00 a windows exe"}))
+    assert res.status is Status.FAIL and res.summary.startswith(f"{HOME_BUILDX} is not a program (")
+    assert res.remediation == f"Replace it with the buildx release binary. {DISCOVERY}"
+
+
+@pytest.mark.parametrize("arch, what", [("i386", "linux/386"), ("aarch64", "linux/arm64"),
+                                        ("s390x", "linux/s390x")])
+def test_an_elf_for_another_machine_or_width_fails(host, arch, what):
+    res = buildx(host({HOME_BUILDX: build_elf(arch)}))
+    assert res.status is Status.FAIL
+    assert res.summary == f"{HOME_BUILDX} is an ELF for {what}, not for this host (linux/amd64): \"exec format error\""
+    assert res.remediation == f"Replace {HOME_BUILDX} with the buildx release binary for linux/amd64. {DISCOVERY}"
+
+
+def test_an_elf_for_an_unknown_machine_names_its_number(host):
+    elf = bytearray(build_elf("x86_64"))
+    elf[18:20] = (0x1234).to_bytes(2, "little")  # e_machine: no such architecture
+    res = buildx(host({HOME_BUILDX: bytes(elf)}))
+    assert res.summary == (f"{HOME_BUILDX} is an ELF for e_machine 4660, not for this host (linux/amd64): "
+                           "\"exec format error\"")
+
+
+def test_metadata_failures_have_the_reinstall_remedy(host):
+    res = buildx(host({HOME_BUILDX: "#!/bin/sh\n"}, commands=answer(HOME_BUILDX, "", 1, "boom\n")))
+    assert res.summary == (f"{HOME_BUILDX} fails the metadata protocol: `{HOME_BUILDX} docker-cli-plugin-metadata`: "
+                           "exit code 1: boom")
+    assert res.remediation == f"Reinstall the plugin (the CLI ignores it as invalid). {DISCOVERY}"
+    wrong = buildx(host({HOME_BUILDX: "#!/bin/sh\n"}, commands=answer(HOME_BUILDX, "[]")))
+    assert wrong.summary == (f"{HOME_BUILDX} answers `docker-cli-plugin-metadata` wrongly: metadata is not a JSON "
+                             "object")
+    assert wrong.data["version"] is None
+
+
+def test_a_refused_run_leaves_the_version_unknown(host):
+    refused = {(HOME_BUILDX, "docker-cli-plugin-metadata"): CommandResult((HOME_BUILDX, "docker-cli-plugin-metadata"),
+                                                                          refused=True)}
+    res = buildx(host({HOME_BUILDX: "#!/bin/sh\n"}, commands=refused))
+    assert res.status is Status.OK and res.summary == f"{HOME_BUILDX} (version not checked on a foreign --root)"
+
+
+def test_details_describe_the_winner_and_each_shadowed_copy(host):
+    ctx = host({HOME_BUILDX: "v0.12.1", SYSTEM_BUILDX: build_elf("x86_64")})
+    ctx.path(SYSTEM_BUILDX).chmod(0o644)
+    res = buildx(ctx)
+    assert res.status is Status.OK and res.summary == f"buildx v0.12.1 ({HOME_BUILDX})"
+    assert res.details[-2:] == (f"plugin: {HOME_BUILDX} (directory 1 of 5), version v0.12.1",
+                                f"shadowed: {SYSTEM_BUILDX} (version unknown; is not executable)")
+    assert res.data["shadowed"] == ({"path": SYSTEM_BUILDX, "version": None},)
+
+
+@pytest.mark.parametrize("first, second, status", [
+    ("v0.10.4", "v0.10.5", Status.WARN), ("v0.10.4", "v0.10.4", Status.OK), ("v0.11.0", "v0.10.9", Status.OK),
+])
+def test_only_a_newer_shadowed_copy_warns(host, first, second, status):
+    res = buildx(host({HOME_BUILDX: first, SYSTEM_BUILDX: second}))
+    assert res.status is status
+    if status is Status.WARN:
+        assert res.summary == (f"an old plugin earlier in the search order hides a newer one: {HOME_BUILDX} "
+                               f"({first}) shadows {SYSTEM_BUILDX} ({second})")
+        assert res.remediation == (f"Remove or update the stale {HOME_BUILDX}, so that {SYSTEM_BUILDX} is used "
+                                   f"(or list the directories in the intended order). {DISCOVERY}")
+    else:
+        assert res.summary == f"buildx {first} ({HOME_BUILDX})"
+
+
+def test_versions_that_do_not_parse_are_not_compared(host):
+    dev = '{"SchemaVersion": "0.1.0", "Vendor": "Docker Inc.", "Version": "dev"}'
+    cmds = {**answer(HOME_BUILDX, dev), **answer(SYSTEM_BUILDX, meta("v0.12.1"))}
+    res = buildx(host({HOME_BUILDX: "#!/bin/sh\n", SYSTEM_BUILDX: "#!/bin/sh\n"}, commands=cmds))
+    assert res.status is Status.OK and res.summary == f"buildx dev ({HOME_BUILDX})"
+    cmds = {**answer(HOME_BUILDX, meta("v0.12.1")), **answer(SYSTEM_BUILDX, dev)}
+    res = buildx(host({HOME_BUILDX: "#!/bin/sh\n", SYSTEM_BUILDX: "#!/bin/sh\n"}, commands=cmds))
+    assert res.status is Status.OK
+
+
+def cli(host, version):
+    argv = ("/usr/bin/docker", "version", "--format", "{{json .}}")
+    out = json.dumps({"Client": {"Version": version}, "Server": None})
+    ctx = host({HOME_BUILDX: "v0.12.1"}, files={"/usr/bin/docker": "#!/bin/sh\n"},
+               commands={argv: CommandResult(argv, 1, out, "Cannot connect to the Docker daemon")})
+    ctx.path("/usr/bin/docker").chmod(0o755)
+    return buildx(ctx)
+
+
+@pytest.mark.parametrize("version", ["18.09.1", "19.02.99"])
+def test_a_cli_before_19_03_fails_in_full(host, version):
+    res = cli(host, version)
+    assert res.status is Status.FAIL
+    assert res.summary == f"docker {version} is older than 19.03.0: it cannot run CLI plugins such as buildx"
+    assert res.remediation == ("Upgrade Docker (>= 20.10 avoids the experimental opt-in too); older engines can run "
+                               "the buildx binary directly with reduced features.")
+
+
+@pytest.mark.parametrize("version", ["19.03.0", "dev"])
+def test_a_19_03_or_unparsable_cli_is_not_blamed(host, version):
+    res = cli(host, version)
+    assert res.status is Status.OK and res.summary == f"buildx v0.12.1 ({HOME_BUILDX})"
+
+
+def test_the_check_is_declared_after_docker_cli():
+    assert (buildx.name, buildx.category, buildx.requires) == ("buildx", "docker", ("docker-cli",))

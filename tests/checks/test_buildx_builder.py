@@ -198,3 +198,174 @@ def test_hung_ls_costs_one_timeout(host):
     (res,) = buildx_builder(ctx)
     assert res.status is Status.FAIL and "timed out after 10s" in res.summary and res.remediation
     assert LS not in [c[0] for c in ctx.runner.calls]
+
+
+def node(name, *platforms, status="running", endpoint=None):
+    return {"Name": name, "Endpoint": endpoint or f"ssh://{name}", "Status": status, "Version": "v0.12.5",
+            "Platforms": list(platforms)}
+
+
+def builder(name, *nodes, driver="docker-container", current=True, err=None):
+    """One line of `buildx ls --format json` (``Current`` as buildx v0.21+ prints it)."""
+    b = {"Name": name, "Driver": driver, "Nodes": list(nodes), "Current": current}
+    if err:
+        b["Err"] = err
+    return json.dumps(b)
+
+
+def judged(host, *lines, targets="linux/amd64,linux/arm64", table=None):
+    """buildx-builder with `ls --format json` printing ``lines`` and the table failing (or ``table``)."""
+    ctx = host("", "\n".join(lines) + "\n", targets=targets)
+    ctx.runner.commands[LS] = (CommandResult(LS, 0, table) if table is not None
+                               else CommandResult(LS, 1, "", "ERROR: no table\n"))
+    return ctx, buildx_builder(ctx)
+
+
+NO_CURRENT_REMEDY = "Run `docker buildx ls`; select a builder with `docker buildx use NAME`."
+
+
+def test_json_alone_decides_and_the_details_describe_the_builder(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64*", "linux/arm64"),
+                                      node("b1", status="", endpoint="tcp://x:1"), driver="", err="boot failed"))
+    res = by_target(results)
+    assert list(res["linux/amd64"].details) == [
+        "read `docker buildx ls --format json`", "current builder b (driver unknown): error boot failed",
+        "node b0 (ssh://b0, running): linux/amd64*, linux/arm64", "node b1 (tcp://x:1, status unknown): -"]
+    assert res["linux/amd64"].summary == "node b0 of b (native)" and res["linux/arm64"].summary == "node b0 of b (emulated)"
+
+
+def test_a_node_without_platforms_counts_as_native_to_this_host(host):
+    _, results = judged(host, builder("b", node("b0", "linux/arm64*"), node("b1", status="inactive")))
+    res = by_target(results)
+    assert "multi-node builder: 2 nodes, native platforms linux/arm64, linux/amd64" in res["linux/arm64"].details
+    assert res["linux/arm64"].summary == "node b0 of b (native)"
+
+
+def test_two_nodes_native_to_one_platform_are_not_called_multi_node(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64"), node("b1", "linux/amd64", "linux/arm64")))
+    res = by_target(results)
+    assert not any(d.startswith("multi-node builder") for d in res["linux/amd64"].details)
+    assert res["linux/amd64"].summary == "node b0 of b (native)"  # the earlier of two equal nodes
+    assert res["linux/arm64"].summary == "node b1 of b (emulated)"
+
+
+def test_a_native_node_wins_over_an_earlier_emulating_one(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64*", "linux/arm64"), node("b1", "linux/arm64*")))
+    assert by_target(results)["linux/arm64"].summary == "node b1 of b (native)"
+
+
+def test_a_configured_platform_wins_among_native_nodes(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64", "linux/386"), node("b1", "linux/386*")),
+                        targets="linux/386")
+    (res,) = results
+    assert res.summary == "node b1 of b (native)" and res.data["node"] == "b1"
+    _, results = judged(host, builder("b", node("b0", "linux/amd64", "linux/386*"), node("b1", "linux/386*")),
+                        targets="linux/386")
+    assert results[0].summary == "node b0 of b (native)"
+
+
+def test_platforms_outside_the_vocabulary_are_skipped(host):
+    _, results = judged(host, builder("b", node("b0", "darwin/arm64", "linux/amd64", "linux/arm64")),
+                        targets="linux/amd64")
+    assert results[0].summary == "node b0 of b (native)"
+
+
+def test_a_missing_target_names_idle_nodes_and_how_to_reboot(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64*"), node("b1", status="inactive"),
+                                      node("b2", status=""), node("b3", status="stopped")))
+    res = by_target(results)["linux/arm64"]
+    assert res.status is Status.FAIL and res.summary == "no node of builder b lists linux/arm64"
+    assert res.details[-1] == "nodes not running (they list only configured platforms until booted): b1, b3"
+    assert dict(res.data) == {"builder": "b", "driver": "docker-container", "node": None, "how": None}
+    assert res.remediation == (
+        "Register QEMU handlers (`sudo mab-doctor --fix`), then use a builder created after that: "
+        "`docker buildx create --use --driver docker-container --bootstrap` (a builder keeps the platform list "
+        "it saw at boot: `docker buildx rm b` and create it again; `docker buildx inspect b --bootstrap` boots "
+        "a stopped one); or add a node native to linux/arm64 with `docker buildx create --append --name "
+        "<builder> <endpoint>` (docker-container builders).")
+
+
+def test_a_missing_target_on_the_docker_driver_has_no_rebuild_advice(host):
+    _, results = judged(host, builder("default", node("default", "linux/amd64"), driver="docker"))
+    res = by_target(results)["linux/arm64"]
+    assert res.details[-1] == "node default (ssh://default, running): linux/amd64"
+    assert res.remediation == (
+        "Register QEMU handlers (`sudo mab-doctor --fix`), then use a builder created after that: "
+        "`docker buildx create --use --driver docker-container --bootstrap`; or add a node native to linux/arm64 "
+        "with `docker buildx create --append --name <builder> <endpoint>` (docker-container builders).")
+
+
+def test_the_docker_driver_warning_in_full(host):
+    _, results = judged(host, builder("default", node("default", "linux/amd64", "linux/arm64"), driver="docker"))
+    warn = by_target(results)[None]
+    assert warn.status is Status.WARN
+    assert warn.summary == ("builder default uses the docker driver with the classic image store: it cannot export "
+                            "a multi-platform image (linux/amd64, linux/arm64)")
+    assert dict(warn.data) == {"builder": "default", "driver": "docker"}
+    assert warn.remediation == ("`docker buildx create --use --driver docker-container`, or enable the containerd "
+                                "image store.")
+
+
+def test_without_a_current_mark_the_default_builder_is_used(host):
+    _, results = judged(host, builder("other", node("o0", "linux/arm64"), current=False),
+                        builder("default", node("default", "linux/amd64", "linux/arm64"), current=False))
+    assert by_target(results)["linux/amd64"].summary == "node default of default (native)"
+
+
+def test_no_current_and_no_default_fails(host):
+    _, results = judged(host, builder("other", node("o0", "linux/arm64"), current=False))
+    (res,) = results
+    assert res.status is Status.FAIL and res.summary == "`docker buildx ls` gave no current builder"
+    assert res.remediation == NO_CURRENT_REMEDY and list(res.details) == ["read `docker buildx ls --format json`"]
+
+
+def test_unreadable_json_falls_back_to_the_table(host):
+    _, results = judged(host, '"just a string"', table=run_output("v0.12.1", "buildx", "ls", current="multi"))
+    res = by_target(results)["linux/arm64"]
+    assert res.summary == "node multi1 of multi (native)"
+    assert res.details[0] == ("`docker buildx ls --format json` not understood (not a buildx builder object); "
+                              "using the table")
+
+
+def test_neither_form_understood_fails_with_the_table_last_line(host):
+    ctx = host("oops, no table\n")
+    (res,) = buildx_builder(ctx)
+    assert res.status is Status.FAIL and res.summary == "`docker buildx ls` gave no current builder: oops, no table"
+    assert list(res.details) == ["`docker buildx ls` table not understood: no NAME/NODE header",
+                                 "`docker buildx ls --format json` is not supported by this buildx (before v0.13); "
+                                 "using the table"]
+    assert res.remediation == NO_CURRENT_REMEDY
+
+
+def test_a_failing_table_names_its_error(host):
+    ctx = host("")
+    ctx.runner.commands[LS] = CommandResult(LS, 1, "", "ERROR: something broke\n")
+    (res,) = buildx_builder(ctx)
+    assert res.summary == "`docker buildx ls` gave no current builder: ERROR: something broke"
+
+
+def test_a_hung_ls_names_the_node_problem(host):
+    ctx = host("")
+    ctx.runner.commands[LS_JSON] = CommandResult(LS_JSON, None, timed_out=True, timeout=10)
+    (res,) = buildx_builder(ctx)
+    assert res.summary == ("`docker buildx ls` gave no current builder: `/usr/bin/docker buildx ls --format json`: "
+                           "timed out after 10s (a builder node does not answer)")
+    assert list(res.details) == []
+
+
+def test_skips_say_why_and_what_to_do(host):
+    (down,) = buildx_builder(host("", version_file="version-down.json"))
+    assert list(down.details) == ["Cannot connect to the Docker daemon at unix:///tmp/nope.sock. "
+                                  "Is the docker daemon running?"]
+    assert down.remediation == ("Start the Docker daemon: `sudo systemctl start docker` (no systemd: "
+                                "`sudo dockerd &`). Then run this check again.")
+    ctx = host("")
+    ctx.path("/usr/libexec/docker/cli-plugins/docker-buildx").unlink()
+    (none,) = buildx_builder(ctx)
+    assert none.summary == "no docker-buildx plugin: no builder to check (see buildx)"
+    assert none.remediation == "Install the buildx plugin (see buildx)."
+
+
+def test_the_check_is_declared_per_target_after_buildx():
+    assert (buildx_builder.name, buildx_builder.category, buildx_builder.requires, buildx_builder.per_target) == (
+        "buildx-builder", "docker", ("buildx",), True)

@@ -2,7 +2,10 @@
 
 import json
 
-from helpers import VERSION, docker_data
+import pytest
+
+from helpers import DOCKER, VERSION, docker_data, executable, write_tree
+from mab_doctor.core.context import CommandResult, Context
 from mab_doctor.checks.docker_cli import docker_cli
 from mab_doctor.core.model import Status
 
@@ -35,3 +38,85 @@ def test_no_docker_but_podman_skips(make_host, base_host):
     ctx.path("/usr/bin/podman").unlink()
     ctx2 = make_host(tree | {"/usr/bin/podman": ""}, env={"PATH": "/nowhere"})
     assert docker_cli(ctx2).status is Status.FAIL
+
+
+CLI_REMEDY = ("Upgrade Docker (>= 20.10 avoids the experimental opt-in too); older engines can run the buildx "
+              "binary directly with reduced features.")
+
+
+def client(version):
+    """The 20.10 capture with only the client version changed."""
+    data = json.loads(docker_data("version-20.10.json"))
+    data["Client"]["Version"] = version
+    return json.dumps(data)
+
+
+def test_cli_up_names_binary_context_and_version(docker_host):
+    res = docker_cli(docker_host.up())
+    assert res.status is Status.OK and res.summary == "docker 28.2.2 (/usr/bin/docker), context default"
+    assert list(res.details) == ["on PATH: /usr/bin/docker", "talks to context default",
+                                 "client 28.2.2, API 1.41, from `/usr/bin/docker version --format '{{json .}}'`"]
+    assert res.data["api_version"] == "1.41" and res.data["context"] == "default"
+    assert res.data["docker_host"] is None and res.data["binary"] == "/usr/bin/docker"
+
+
+def test_docker_host_is_named_in_the_summary(docker_host):
+    res = docker_cli(docker_host("", timed_out=True, env={"DOCKER_HOST": "unix:///tmp/hung.sock"}))
+    assert res.summary == "docker 28.2.2 (/usr/bin/docker), DOCKER_HOST=unix:///tmp/hung.sock"
+    assert res.data["docker_host"] == "unix:///tmp/hung.sock"
+
+
+def test_every_other_copy_on_path_is_listed(docker_host):
+    ctx = executable(docker_host.up(files={"/opt/old/bin/docker": "#!/bin/sh\n"},
+                                    env={"PATH": "/usr/bin:/opt/old/bin"}), "/opt/old/bin/docker")
+    res = docker_cli(ctx)
+    assert res.status is Status.OK and res.data["other_copies"] == ("/opt/old/bin/docker",)
+    assert res.details[0] == "on PATH: /usr/bin/docker, /opt/old/bin/docker"
+
+
+@pytest.mark.parametrize("version", ["19.03.0", "19.03.15", "20.10.24"])
+def test_cli_19_03_and_newer_runs_plugins(docker_host, version):
+    res = docker_cli(docker_host(client(version), info=docker_data("info-20.10.json")))
+    assert res.status is Status.OK and res.summary == f"docker {version} (/usr/bin/docker), context default"
+
+
+@pytest.mark.parametrize("version", ["18.09.1", "19.02.99", "1.13.1"])
+def test_cli_before_19_03_has_no_plugins(docker_host, version):
+    res = docker_cli(docker_host(client(version), info=docker_data("info-20.10.json")))
+    assert res.status is Status.FAIL
+    assert res.summary == f"docker {version} is older than 19.03.0: no CLI plugins, so no buildx"
+    assert res.remediation == CLI_REMEDY
+
+
+def test_no_client_version_warns(docker_host):
+    ctx = docker_host("", rc=1, stderr="segmentation fault\n")
+    ctx.runner.commands[(DOCKER, "--version")] = CommandResult((DOCKER, "--version"), 0, "")
+    res = docker_cli(ctx)
+    assert res.status is Status.WARN and res.summary == "/usr/bin/docker did not report a client version"
+    assert res.details[-1] == "segmentation fault"
+    assert res.remediation == "Run `/usr/bin/docker version` and check its output."
+
+
+def test_a_foreign_root_is_not_run(tmp_path, base_host):
+    root = write_tree(tmp_path, {**base_host, DOCKER: "#!/bin/sh\n"})
+    (root / "usr/bin/docker").chmod(0o755)
+    res = docker_cli(Context(root=root, env={"PATH": "/usr/bin"}))
+    assert res.status is Status.OK and res.summary == "/usr/bin/docker (version not checked on a foreign --root)"
+    assert res.data["version"] is None
+
+
+def test_neither_docker_nor_podman_fails_and_podman_alone_skips(make_host, base_host):
+    ctx = make_host(base_host, env={"PATH": "/usr/bin"})
+    res = docker_cli(ctx)
+    assert res.status is Status.FAIL and res.summary == "neither docker nor podman is installed"
+    assert res.remediation == ("Install Docker (`sudo apt-get install docker.io`, or Docker's docker-ce packages) "
+                               "or Podman (`sudo apt-get install podman`).")
+    assert list(res.details) == []
+    podman = executable(make_host({**base_host, "/usr/bin/podman": "#!/bin/sh\n"}, env={"PATH": "/usr/bin"}),
+                        "/usr/bin/podman")
+    skip = docker_cli(podman)
+    assert skip.status is Status.SKIP and skip.summary == "docker is not installed (Podman is: see the podman check)"
+
+
+def test_the_check_is_declared():
+    assert (docker_cli.name, docker_cli.category, docker_cli.requires) == ("docker-cli", "docker", ())

@@ -107,8 +107,9 @@ def test_rootless_daemon_says_so(docker_host):
     assert res.status is Status.OK
     assert res.summary == "dockerd 20.10.24+dfsg1 (linux/amd64, overlay2, classic image store, rootless)"
     assert res.data["rootless"] is True
-    assert res.details[0] == ("server 20.10.24+dfsg1, API 1.41, linux/amd64, storage overlay2 "
-                              "(classic image store), rootless True")
+    assert list(res.details) == ["server 20.10.24+dfsg1, API 1.41, linux/amd64, storage overlay2 "
+                                 "(classic image store), rootless True", "endpoint: context default",
+                                 "`/usr/bin/docker version --format '{{json .}}'`: up"]
 
 
 @pytest.mark.parametrize("files, arch", [(PI_4_ARMHF_ON_64BIT_KERNEL, "arm"), (AMD64, "386")])
@@ -139,3 +140,13 @@ def test_an_old_docker_on_an_armv6_host_warns_about_v7_images(docker_host, versi
 def test_docker_20_10_on_an_armv6_host_is_ok(docker_host, version):
     res = daemon_on(docker_host, PI_ZERO, version, "arm")
     assert res.status is Status.OK and res.summary == f"dockerd {version} (linux/arm, overlay2, classic image store)"
+
+
+def test_an_unknown_kernel_width_judges_no_daemon_width(docker_host):
+    res = daemon_on(docker_host, ("pdp11", {}), "19.03.15", "386")
+    assert res.status is Status.OK and res.summary == "dockerd 19.03.15 (linux/386, overlay2, classic image store)"
+
+
+def test_the_check_is_declared_after_docker_cli():
+    assert (docker_daemon.name, docker_daemon.category, docker_daemon.requires) == (
+        "docker-daemon", "docker", ("docker-cli",))

@@ -144,6 +144,8 @@ DOCKERD = {"/proc/812/comm": "dockerd\n", "/proc/812/cmdline": b"/usr/bin/docker
     # two daemons, the first seen with the flag: one is enough
     ({}, {**DOCKERD, "/proc/9000/comm": "dockerd\n", "/proc/9000/cmdline": b"/usr/bin/dockerd\0"}),
     ({}, {"/proc/9000/comm": "dockerd\n", "/proc/9000/cmdline": b"/usr/bin/dockerd\0", **DOCKERD}),
+    # another process listed before the daemon is passed over, not the end of the search
+    ({}, {"/proc/100/comm": "containerd\n", "/proc/100/cmdline": b"containerd\0", **DOCKERD}),
 ])
 def test_each_daemon_side_switch_counts_on_19_03(docker_host, version_kw, files):
     res = judge(docker_host, env={"DOCKER_CLI_EXPERIMENTAL": "enabled"}, files=files, **version_kw)
@@ -220,3 +222,40 @@ def test_corrupt_and_unreadable_remedies(docker_host):
     assert res.status is Status.WARN and res.remediation == (
         "Make it a regular file this user can read: the docker CLI or daemon cannot read it either, and its "
         "experimental switches are unknown.")
+
+
+def test_the_check_is_declared_fixable_after_docker_cli():
+    assert (docker_experimental.name, docker_experimental.category, docker_experimental.requires,
+            docker_experimental.fixable) == ("docker-experimental", "docker", ("docker-cli",), True)
+
+
+def test_the_engine_component_is_found_wherever_it_is_listed(docker_host):
+    data = json.loads(versions(engine_experimental="true"))
+    engine, *others = data["Server"]["Components"]
+    data["Server"]["Components"] = ["junk", *others, engine]
+    res = docker_experimental(docker_host(json.dumps(data), info=docker_data("info-20.10.json"),
+                                          env={"DOCKER_CLI_EXPERIMENTAL": "enabled"}))
+    assert res.status is Status.OK and res.data["daemon_experimental"] is True
+
+
+def test_components_that_are_not_a_list_are_ignored(docker_host):
+    data = json.loads(versions(engine_experimental="true"))
+    data["Server"]["Components"] = {"Name": "Engine", "Details": {"Experimental": "true"}}
+    res = docker_experimental(docker_host(json.dumps(data), info=docker_data("info-20.10.json"),
+                                          env={"DOCKER_CLI_EXPERIMENTAL": "enabled"}))
+    assert res.status is Status.WARN and res.data["daemon_experimental"] is False
+
+
+@pytest.mark.parametrize("padding, seen", [(600_000, True), ((1 << 20) + 10, False)])
+def test_the_daemon_command_line_is_read_up_to_one_mebibyte(docker_host, padding, seen):
+    cmdline = b"/usr/bin/dockerd\0" + b"--label=" + b"x" * padding + b"\0--experimental\0"
+    files = {"/proc/812/comm": "dockerd\n", "/proc/812/cmdline": cmdline}
+    res = judge(docker_host, env={"DOCKER_CLI_EXPERIMENTAL": "enabled"}, files=files)
+    assert res.data["daemon_experimental"] is seen
+
+
+def test_two_unreadable_files_name_the_first(docker_host):
+    ctx = docker_host.up(files={"/root/.docker/config.json/x": "{}", "/etc/docker/daemon.json/x": "{}"})
+    res = docker_experimental(ctx)
+    assert res.summary == "cannot read /root/.docker/config.json: a directory, not a regular file: not read"
+    assert res.data["unreadable"][1].startswith("/etc/docker/daemon.json: ")

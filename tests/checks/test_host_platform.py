@@ -141,3 +141,138 @@ def test_fifos_for_os_release_cpuinfo_and_dpkg_status_are_refused(make_host):
     assert res.status is Status.OK and res.data["distro"]["id"] == ""
     for path in ("/etc/os-release", "/proc/cpuinfo", "/var/lib/dpkg/status"):
         assert f"{path}: a FIFO, not a regular file: not read" in res.details
+
+
+ARMHF_SHELL = dict(flags=0x05000400, interp="/lib/ld-linux-armhf.so.3")
+V7_CPUINFO = "model name\t: ARMv7 Processor rev 4 (v7l)\nCPU architecture: 7\n"
+
+
+def test_ok_summary_and_evidence_lines_exactly(make_host):
+    ctx = make_host(tree("x86_64", "6.1.0-13-amd64", build_elf("x86_64", interp="/lib64/ld-linux-x86-64.so.2"),
+                         "amd64"))
+    res = host_platform(ctx)
+    assert (res.status, res.summary) == (Status.OK, "linux/amd64 (Debian GNU/Linux 12 (bookworm), kernel 6.1.0-13-amd64)")
+    assert res.remediation is None
+    assert res.details == (
+        "kernel: uname -m x86_64, release 6.1.0-13-amd64",
+        "userland /bin/sh: ELF64 little-endian EM_X86_64, loader /lib64/ld-linux-x86-64.so.2",
+        "dpkg native architecture: amd64",
+        "distro: Debian GNU/Linux 12 (bookworm) (id debian, version 12)")
+    assert res.data["distro"] == {"id": "debian", "version": "12", "name": "Debian GNU/Linux 12 (bookworm)"}
+    assert res.data["arm_variant"] is None and res.data["float_abi"] is None
+
+
+def test_an_unknown_distro_is_named_so(make_host):
+    files = tree("x86_64", "6.1.0", build_elf("x86_64"), None)
+    del files["/etc/os-release"]
+    res = host_platform(make_host(files))
+    assert (res.status, res.summary) == (Status.OK, "linux/amd64 (unknown distro, kernel 6.1.0)")
+    assert res.details[-2:] == ("dpkg native architecture: none (no dpkg status)", "distro: unknown (id -, version -)")
+    assert res.data["known_environment"] is None
+
+
+def test_unknown_machine_fails_with_exact_words(make_host):
+    res = host_platform(make_host(tree("pdp11", "2.11", b"", None)))
+    assert res.summary == "unknown host architecture (uname -m 'pdp11')"
+    assert res.remediation == "Report this host's `uname -m` and /proc/cpuinfo to mab-doctor."
+
+
+def test_64bit_kernel_with_32bit_arm_userland_exact_words(make_host):
+    shell = build_elf("arm", **ARMHF_SHELL)
+    res = host_platform(make_host(tree("aarch64", "6.1.21-v8+", shell, "armhf", "CPU architecture: 8\n")))
+    assert res.summary == "64-bit kernel (aarch64) with a 32-bit userland: native platform is linux/arm/v8"
+    assert res.remediation == (
+        "Docker, dpkg and image selection follow the userland, not `uname -m`: pass --platform with a 32-bit "
+        "platform this CPU runs (e.g. linux/arm/v7) when pulling and building; install a 64-bit OS to run "
+        "linux/arm64 images natively.")
+    assert "userland float ABI: hard-float" in res.details
+
+
+def test_64bit_x86_kernel_with_an_i386_userland_warns_too(make_host):
+    res = host_platform(make_host(tree("x86_64", "6.1.0", build_elf("i386"), "i386")))
+    assert res.status is Status.WARN
+    assert res.summary == "64-bit kernel (x86_64) with a 32-bit userland: native platform is linux/386"
+    assert res.remediation.endswith("install a 64-bit OS to run linux/amd64 images natively.")
+
+
+@pytest.mark.parametrize("machine, shell, cpuinfo, dpkg, oci", [
+    ("aarch64", build_elf("aarch64"), "CPU architecture: 8\n", "arm64", "linux/arm64"),   # 64 on 64
+    ("armv7l", build_elf("arm", **ARMHF_SHELL), V7_CPUINFO, "armhf", "linux/arm/v7"),    # 32 on 32
+    ("armv7l", build_elf("arm", **ARMHF_SHELL), V7_CPUINFO, "armel", "linux/arm/v7"),    # either 32-bit ARM name
+    ("armv7l", build_elf("arm", **ARMHF_SHELL), V7_CPUINFO, None, "linux/arm/v7"),       # no dpkg at all
+])
+def test_matching_kernel_userland_and_dpkg_are_ok(make_host, machine, shell, cpuinfo, dpkg, oci):
+    res = host_platform(make_host(tree(machine, "6.1.0", shell, dpkg, cpuinfo)))
+    assert (res.status, res.summary) == (Status.OK, f"{oci} (Debian GNU/Linux 12 (bookworm), kernel 6.1.0)")
+
+
+@pytest.mark.parametrize("machine, shell, cpuinfo, dpkg, summary", [
+    ("armv7l", build_elf("arm", **ARMHF_SHELL), V7_CPUINFO, "arm64", "dpkg says arm64 but the userland ELF is linux/arm/v7"),
+    ("x86_64", build_elf("x86_64"), "", "armhf", "dpkg says armhf but the userland ELF is linux/amd64"),
+    ("x86_64", build_elf("x86_64"), "", "i386", "dpkg says i386 but the userland ELF is linux/amd64"),
+])
+def test_dpkg_disagreeing_exact_words(make_host, machine, shell, cpuinfo, dpkg, summary):
+    res = host_platform(make_host(tree(machine, "6.1.0", shell, dpkg, cpuinfo)))
+    assert (res.status, res.summary) == (Status.WARN, summary)
+    assert res.remediation == "Check which dpkg/userland is active (a chroot or multiarch mix-up)."
+
+
+@pytest.mark.parametrize("machine, cpuinfo", [("armv7l", "CPU architecture: 9\n"), ("armv9l", "")])
+def test_arm_variant_unknown_warns(make_host, machine, cpuinfo):
+    res = host_platform(make_host(tree(machine, "6.1.0", build_elf("arm", **ARMHF_SHELL), "armhf", cpuinfo)))
+    assert (res.status, res.summary) == (
+        Status.WARN, "linux/arm/v7: ARM variant unknown (no 'CPU architecture' in /proc/cpuinfo)")
+    assert res.remediation == "Pass --platform with an explicit variant (e.g. linux/arm/v7)."
+    assert res.data["arm_variant"] is None
+
+
+def test_pi_zero_quirk_evidence_lines_exactly(make_host):
+    shell = build_elf("arm", **ARMHF_SHELL)
+    res = host_platform(make_host(tree("armv6l", "6.1.21+", shell, "armhf", PI_ZERO_CPUINFO)))
+    assert (res.status, res.summary) == (Status.OK, "linux/arm/v6 (Debian GNU/Linux 12 (bookworm), kernel 6.1.21+)")
+    assert res.data["arm_variant"] == "v6" and res.data["arm_arch"] == "v6"
+    assert res.details[3:6] == (
+        "/proc/cpuinfo: CPU architecture 7, model name ARMv6-compatible processor rev 7 (v6l)",
+        "ARMv6 core reporting 'CPU architecture: 7' (Pi Zero/1 kernel quirk): treated as v6, as containerd does "
+        "since Docker 20.10.0; older Docker picked arm/v7 images here",
+        "userland float ABI: hard-float")
+
+
+@pytest.mark.parametrize("cpuinfo, machine, cpu_line", [
+    (V7_CPUINFO, "armv7l", "/proc/cpuinfo: CPU architecture 7, model name ARMv7 Processor rev 4 (v7l)"),
+    ("CPU architecture: 6\nmodel name\t: ARMv6-compatible processor rev 7 (v6l)\n", "armv6l",
+     "/proc/cpuinfo: CPU architecture 6, model name ARMv6-compatible processor rev 7 (v6l)"),
+    ("model name\t: ARMv7 Processor rev 4 (v7l)\n", "armv7l",
+     "/proc/cpuinfo: CPU architecture -, model name ARMv7 Processor rev 4 (v7l)"),
+    ("CPU architecture: 7\n", "armv7l", "/proc/cpuinfo: CPU architecture 7, model name -"),
+])
+def test_no_quirk_line_without_the_quirk(make_host, cpuinfo, machine, cpu_line):
+    res = host_platform(make_host(tree(machine, "6.1.0", build_elf("arm", flags=0x05000200), "armel", cpuinfo)))
+    assert res.status is Status.OK
+    assert cpu_line in res.details and "userland float ABI: soft-float" in res.details
+    assert not any("quirk" in d for d in res.details)
+
+
+def test_no_cpuinfo_no_cpuinfo_line(make_host):
+    res = host_platform(make_host(tree("x86_64", "6.1.0", build_elf("x86_64"), "amd64")))
+    assert not any(d.startswith("/proc/cpuinfo") for d in res.details)
+
+
+def test_registered_as_the_host_platform_check():
+    assert (host_platform.name, host_platform.title, host_platform.category, host_platform.requires) == (
+        "host-platform", "Host platform", "host", ())
+
+
+def test_an_unknown_kernel_machine_with_a_known_userland_is_ok(make_host):
+    res = host_platform(make_host(tree("pdp11", "2.11", build_elf("x86_64"), "amd64")))
+    assert (res.status, res.summary) == (Status.OK, "linux/amd64 (Debian GNU/Linux 12 (bookworm), kernel 2.11)")
+    assert res.data["kernel_bits"] is None and res.data["userland_bits"] == 64
+
+
+def test_an_amd64_userland_on_arm_hardware_has_no_arm_variant_and_no_quirk_line(make_host):
+    # e.g. an amd64 container under QEMU on a Pi: /proc/cpuinfo is the ARM board's
+    res = host_platform(make_host(tree("x86_64", "6.1.0", build_elf("x86_64"), "amd64", V7_CPUINFO)))
+    assert (res.status, res.summary) == (Status.OK, "linux/amd64 (Debian GNU/Linux 12 (bookworm), kernel 6.1.0)")
+    assert res.data["arm_variant"] is None
+    assert "/proc/cpuinfo: CPU architecture 7, model name ARMv7 Processor rev 4 (v7l)" in res.details
+    assert not any("quirk" in d for d in res.details)

@@ -243,3 +243,28 @@ def test_memory_fields_need_a_leading_number():
     assert memory_kib(text) == (2048, 1024)
     assert memory_kib("MemTotal: 2048 kB\n") == (2048, 0)
     assert memory_kib(" MemTotal :  64 kB\nMemFree: 8 kB\n") == (64, 8)
+
+
+def test_registered_as_the_host_resources_check():
+    assert (host_resources.name, host_resources.title, host_resources.category, host_resources.requires) == (
+        "host-resources", "Memory, CPUs and disk", "host", ())
+
+
+def test_figures_are_rounded_to_two_decimals(make_host, base_host, monkeypatch):
+    tree = {**files(base_host, 0, 4), "/proc/meminfo": "MemTotal: 3000000 kB\nMemAvailable: 1500000 kB\n"}
+    ctx = make_host(tree)
+    with_free_disk(monkeypatch, ctx, 13255779942)  # 12.3456... GiB
+    res = host_resources(ctx)
+    assert (res.status, res.summary) == (Status.OK, "2.86 GiB memory, 4 CPUs, 12.35 GiB free at /var/lib/docker")
+    assert (res.data["memory_total_gib"], res.data["memory_available_gib"], res.data["disk_free_gib"]) == (
+        2.86, 1.43, 12.35)
+
+
+@pytest.mark.parametrize("data_root, measured", [("/srv/docker/", "/srv/docker"), ("/", "/"),
+                                                 ("/srv/docker/deeper/still", "/srv/docker")])
+def test_the_nearest_existing_directory_is_measured(make_host, base_host, monkeypatch, data_root, measured):
+    ctx = make_host(files(base_host, 8 << 20, 4, json.dumps({"data-root": data_root})))
+    ctx.path("/srv/docker").mkdir(parents=True)
+    seen = with_free_disk(monkeypatch, ctx, 20 * GIB_BYTES)
+    res = host_resources(ctx)
+    assert seen == [measured] and res.status is Status.OK

@@ -7,7 +7,7 @@ import pytest
 from elfbuild import build_elf
 from helpers import CAPTURED, DOCKER, INFO, VERSION, captured, docker_data, executable
 from mab_doctor.checks.image_cache import image_cache
-from mab_doctor.core.context import CommandResult
+from mab_doctor.core.context import CommandResult, Uname
 from mab_doctor.core.model import Status
 
 PODMAN = "/usr/bin/podman"
@@ -170,3 +170,207 @@ def test_containerd_store(host, docker_up):
     foreign = image_cache(docker_up(info=json.dumps(info)))
     assert foreign.status is Status.WARN
     assert "containerd image store holds no linux/amd64 variant" in foreign.remediation
+
+
+def row(id_, repo="made/up", tag="latest"):
+    """One line of `docker image ls --format '{{json .}}'` (only the keys the check reads)."""
+    return {"ID": id_, "Repository": repo, "Tag": tag}
+
+
+def doc(id_, arch, variant=None, os_="linux"):
+    """One `docker image inspect` document (only the keys the check reads)."""
+    d = {"Id": f"sha256:{id_}{'0' * 52}", "Architecture": arch}
+    if os_ is not None:
+        d["Os"] = os_
+    if variant:
+        d["Variant"] = variant
+    return d
+
+
+def docker_images(host, rows, docs, *, inspected=None, rc=0, machine="x86_64", info=None):
+    """Docker up, listing ``rows`` and answering one inspect of ``inspected`` (default: every row's
+    ID once, in order) with ``docs``."""
+    ids = inspected if inspected is not None else tuple(dict.fromkeys(r["ID"] for r in rows))
+    cmds = ok(LS, "".join(json.dumps(r) + "\n" for r in rows))
+    if ids:
+        argv = (DOCKER, "image", "inspect", "--format", "{{json .}}", *ids)
+        cmds.update(ok(argv, "".join(json.dumps(d) + "\n" for d in docs), rc))
+    return image_cache(host(cmds, machine=machine, info=info))
+
+
+ARM64_ID, ARMV7_ID, AMD64_ID, S390_ID, PPC_ID, RISCV_ID = (
+    "a64a64a64a64", "a7a7a7a7a7a7", "d64d64d64d64", "390390390390", "ccccc64cccc6", "5c5c5c5c5c5c")
+ARCHES = [(ARM64_ID, "arm64", None), (ARMV7_ID, "arm", "v7"), (S390_ID, "s390x", None), (PPC_ID, "ppc64le", None),
+          (RISCV_ID, "riscv64", None), ("b86b86b86b86", "386", None)]
+
+
+def foreign(n):
+    """``n`` foreign images (from ARCHES) as (rows, docs)."""
+    chosen = ARCHES[:n]
+    return ([row(i, "x/" + arch, "t") for i, arch, _ in chosen], [doc(i, arch, v) for i, arch, v in chosen])
+
+
+@pytest.mark.parametrize("n, summary", [
+    (1, "1 of 1 local images are not linux/amd64: x/arm64:t (linux/arm64)"),
+    (2, "2 of 2 local images are not linux/amd64: x/arm64:t (linux/arm64), x/arm:t (linux/arm/v7)"),
+    (3, "3 of 3 local images are not linux/amd64: x/arm64:t (linux/arm64), x/arm:t (linux/arm/v7) and 1 more"),
+])
+def test_the_summary_names_two_foreign_images_and_counts_the_rest(host, n, summary):
+    rows, docs = foreign(n)
+    res = docker_images(host, rows, docs)
+    assert res.status is Status.WARN and res.summary == summary
+
+
+WHY_DOCKER = ("A plain `docker run` or legacy `docker build` of such a tag silently uses the foreign image "
+              "(Docker 20.10+ only prints \"The requested image's platform (...) does not match the detected host "
+              "platform\").")
+
+
+def test_the_remedy_lists_five_images_then_dots(host):
+    five = docker_images(host, *foreign(5))
+    assert five.remediation == (
+        WHY_DOCKER + " Re-pull or remove each: "
+        "`docker pull --platform linux/amd64 x/arm64:t` or `docker image rm x/arm64:t`; "
+        "`docker pull --platform linux/amd64 x/arm:t` or `docker image rm x/arm:t`; "
+        "`docker pull --platform linux/amd64 x/s390x:t` or `docker image rm x/s390x:t`; "
+        "`docker pull --platform linux/amd64 x/ppc64le:t` or `docker image rm x/ppc64le:t`; "
+        "`docker pull --platform linux/amd64 x/riscv64:t` or `docker image rm x/riscv64:t`. "
+        "Or pass --platform explicitly.")
+    six = docker_images(host, *foreign(6))
+    assert six.remediation.endswith("`docker image rm x/riscv64:t`; .... Or pass --platform explicitly.")
+    assert "x/386:t`" not in six.remediation and six.summary.endswith(" and 4 more")
+
+
+def test_containerd_store_remedy_names_the_host(host):
+    info = json.loads(docker_data("info-20.10.json"))
+    info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]
+    res = docker_images(host, *foreign(1), info=json.dumps(info))
+    assert res.remediation.startswith("The containerd image store holds no linux/amd64 variant of these Docker "
+                                      "tags. Re-pull or remove each: ")
+    empty = docker_images(host, [], [], info=json.dumps(info))
+    assert empty.status is Status.OK and empty.summary == "no local tagged images"
+    one = docker_images(host, [row(AMD64_ID)], [doc(AMD64_ID, "amd64")], info=json.dumps(info))
+    assert one.summary == ("1 local images; the containerd image store keeps every platform of a tag: "
+                           "the one-tag-one-platform trap does not apply")
+
+
+@pytest.mark.parametrize("d, platform", [
+    (doc(ARMV7_ID, "arm"), "linux/arm/v7 (no variant recorded)"),
+    (doc(ARMV7_ID, "arm", "v6"), "linux/arm/v6"),
+    (doc(ARMV7_ID, "arm64", os_=None), "linux/arm64"),
+    (doc(ARMV7_ID, "amd64", os_="windows"), "windows/amd64"),
+    (doc(ARMV7_ID, "vax"), "linux/vax"),
+])
+def test_the_recorded_platform_is_normalised(host, d, platform):
+    res = docker_images(host, [row(ARMV7_ID)], [d])
+    assert res.status is Status.WARN and [f["platform"] for f in res.data["foreign"]] == [platform]
+
+
+def test_an_image_without_architecture_is_not_called_foreign(host):
+    res = docker_images(host, [row(ARMV7_ID)], [{"Id": "sha256:" + ARMV7_ID, "Os": "linux"}])
+    assert res.status is Status.OK and res.summary == "1 local images, all linux/amd64"
+
+
+def test_untagged_and_idless_rows_are_left_out(host):
+    rows = [row(AMD64_ID), row("", "x/noid"), row(ARM64_ID, "<none>"), row(ARM64_ID, "x/notag", "<none>"),
+            row(ARM64_ID, "", "t"), row(ARM64_ID, "x/emptytag", ""), {"ID": ARM64_ID, "Tag": "t"},
+            {"ID": ARM64_ID, "Repository": "x/r"}]
+    res = docker_images(host, rows, [doc(AMD64_ID, "amd64")], inspected=(AMD64_ID,))
+    assert res.status is Status.OK and res.data["checked"] == 1
+
+
+def test_two_tags_of_one_image_are_inspected_once_and_both_flagged(host):
+    res = docker_images(host, [row(ARM64_ID, "x/a"), row(ARM64_ID, "x/b")], [doc(ARM64_ID, "arm64")])
+    assert res.summary.startswith("2 of 2 local images are not linux/amd64: x/a:latest (linux/arm64), "
+                                  "x/b:latest (linux/arm64)")
+
+
+def test_answers_are_matched_by_id_not_by_order(host):
+    res = docker_images(host, [row(AMD64_ID, "x/native"), row(ARM64_ID, "x/foreign")],
+                        [doc(ARM64_ID, "arm64"), doc(AMD64_ID, "amd64")])
+    assert [f["image"] for f in res.data["foreign"]] == ["x/foreign:latest"]
+
+
+def test_unmatched_ids_fall_back_to_position_only_when_every_image_answered(host):
+    # podman answers a manifest list with its native instance, whose Id differs from the listed one
+    other = lambda arch: {"Id": "sha256:ffffffffffff", "Os": "linux", "Architecture": arch}  # noqa: E731
+    res = docker_images(host, [row(AMD64_ID, "x/native"), row(ARM64_ID, "x/foreign")],
+                        [other("amd64"), other("arm64")])
+    assert res.status is Status.WARN and [f["image"] for f in res.data["foreign"]] == ["x/foreign:latest"]
+    short = docker_images(host, [row(AMD64_ID, "x/native"), row(ARM64_ID, "x/foreign")], [other("arm64")])
+    assert short.status is Status.WARN and short.data["foreign"] == ()
+    assert short.summary == "could not inspect every local image (2 checked)"
+    assert short.remediation == "Run the commands named above by hand and fix what they report."
+    assert (f"docker: inspect answered for 1 of 2 images (`{DOCKER} image inspect --format {{{{json .}}}} "
+            f"{AMD64_ID} {ARM64_ID}`: exit code 0: {json.dumps(other('arm64'))})") in short.details
+
+
+def test_a_failed_inspect_that_answered_everything_is_still_a_problem(host):
+    res = docker_images(host, [row(AMD64_ID)], [doc(AMD64_ID, "amd64")], rc=1)
+    assert res.status is Status.WARN and res.summary == "could not inspect every local image (1 checked)"
+
+
+def test_a_failed_docker_image_ls_is_a_problem(host):
+    ctx = host(ok(LS, "", 1, "Error response from daemon: boom\n"))
+    res = image_cache(ctx)
+    assert res.status is Status.WARN and res.summary == "could not inspect every local image (0 checked)"
+    assert (f"docker: could not list images (`{DOCKER} image ls --format {{{{json .}}}}`: exit code 1: "
+            "Error response from daemon: boom)") in res.details
+
+
+def test_podman_dangling_and_none_names_are_left_out(host):
+    rows = [{"Id": AMD64_ID, "Names": ["localhost/a:1", "localhost/<none>:<none>"]},
+            {"Id": ARM64_ID, "Names": ["localhost/dangling:1"], "Dangling": True},
+            {"Id": "", "Names": ["localhost/noid:1"]}, {"Id": RISCV_ID}]
+    inspect = (PODMAN, "image", "inspect", AMD64_ID)
+    res = image_cache(host({**ok(P_LS, json.dumps(rows)), **ok(inspect, json.dumps([doc(AMD64_ID, "amd64")]))},
+                           docker=None, podman=True))
+    assert res.status is Status.OK and res.summary == "1 local images, all linux/amd64"
+    assert list(res.details) == ["docker: docker is not on PATH", "podman: 1 tagged images"]
+
+
+def test_podman_only_remedy(host):
+    long_id = ARM64_ID + "f" * 52  # podman lists full 64-digit ids; reports show the first 12
+    rows = [{"Id": long_id, "Names": ["localhost/a:1"]}]
+    inspect = (PODMAN, "image", "inspect", long_id)
+    res = image_cache(host({**ok(P_LS, json.dumps(rows)), **ok(inspect, json.dumps([doc(long_id, "arm64")]))},
+                           docker=None, podman=True))
+    assert res.remediation == (
+        "Podman 4.3 likewise uses the stored image, printing only \"WARNING: image platform (...) does not match "
+        "the expected platform\". Re-pull or remove each: `podman pull --platform linux/amd64 localhost/a:1` or "
+        "`podman rmi localhost/a:1`. Or pass --platform explicitly.")
+    assert res.details[-1] == "podman localhost/a:1 (a64a64a64a64): linux/arm64"
+
+
+def test_podman_on_a_foreign_root_and_docker_down_skips(host):
+    ctx = host({P_LS: CommandResult(P_LS, refused=True)}, docker="down", podman=True)
+    res = image_cache(ctx)
+    assert res.status is Status.SKIP
+    assert res.summary == "no image store to inspect: the Docker daemon is not running; Podman not run"
+    assert res.details[1] == "podman: not run on a foreign --root"
+
+
+def test_podman_on_a_foreign_root_with_docker_up_checks_docker(host):
+    ctx = host({**ok(LS, ""), P_LS: CommandResult(P_LS, refused=True)}, podman=True)
+    res = image_cache(ctx)
+    assert res.status is Status.OK and list(res.details) == ["docker: 0 tagged images",
+                                                             "podman: not run on a foreign --root"]
+
+
+def test_an_unknown_host_platform_skips(host):
+    ctx = host({}, docker=None)
+    ctx.path("/usr/bin/sh").write_bytes(b"")
+    ctx.uname_override = Uname("2.11", "pdp11")
+    res = image_cache(ctx)
+    assert res.status is Status.SKIP and res.summary == "host platform unknown: nothing to compare image platforms with"
+
+
+def test_the_check_is_declared_without_requirements():
+    assert (image_cache.name, image_cache.category, image_cache.requires) == ("image-cache", "docker", ())
+
+
+@pytest.mark.parametrize("out, rc", [("not json at all\n", 0), ("[]\n", 1)])
+def test_a_podman_listing_that_fails_or_does_not_parse_is_a_problem(host, out, rc):
+    res = image_cache(host(ok(P_LS, out, rc), docker=None, podman=True))
+    assert res.status is Status.WARN and res.summary == "could not inspect every local image (0 checked)"
+    assert res.details[-1].startswith("podman: could not list images (`/usr/bin/podman images --format json`: exit code ")

@@ -124,3 +124,176 @@ def test_old_podman_without_buildah_version_says_unverified(host):
                     tools=("podman",)))
     assert r.status is Status.WARN and "unverified" in r.summary and r.summary.startswith("podman 3.3.1 is older")
     assert "podman manifest push --all" in r.remediation
+
+
+BUILDAH_REMEDY = ("Upgrade Buildah to >= 1.23; on older versions build each platform separately and assemble with "
+                  "`buildah manifest add`. (containers/buildah PR #3402)")
+EMULATION_NOTE = ("Podman and Buildah have no built-in emulators: foreign RUN steps need the same host binfmt_misc "
+                  "handlers with static QEMU as Docker (see binfmt-handlers)")
+UNVERIFIED = ("podman minimum 3.4.0 for multi-platform builds is unverified (containers/podman PR #11574); "
+              "the Buildah version decides")
+
+
+def info_with(**host_changes):
+    """The captured rootful `podman info` with keys of its "host" section changed (None: removed)."""
+    info = json.loads(captured("podman-info.json"))
+    for key, value in host_changes.items():
+        if value is None:
+            info["host"].pop(key, None)
+        else:
+            info["host"][key] = value
+    return json.dumps(info)
+
+
+def podman_version(version):
+    data = json.loads(captured("podman-version.json"))
+    data["Client"]["Version"] = version
+    return json.dumps(data)
+
+
+def buildah_version(version):
+    return json.dumps(json.loads(captured("buildah-version.json")) | {"version": version})
+
+
+def test_not_installed_skips_with_empty_data(host):
+    r = podman(host({}, tools=()))
+    assert r.data == {"versions": {}, "rootless": None, "arch": None}
+
+
+def test_the_real_pair_gives_these_details(host):
+    r = podman(host(real()))
+    assert list(r.details) == [
+        "`/usr/bin/podman version --format json`: 4.3.1", "`/usr/bin/buildah version --json`: 1.28.2",
+        "podman info: linux/amd64, rootless False, buildah library 1.28.2, storage /var/lib/containers/storage",
+        EMULATION_NOTE, UNVERIFIED]
+
+
+def test_a_foreign_root_runs_nothing_and_skips(host):
+    refused = {argv: CommandResult(argv, refused=True) for argv in (P_VERSION, P_INFO, B_VERSION)}
+    r = podman(host(refused))
+    assert r.status is Status.SKIP
+    assert r.summary == "Podman/Buildah found but not run (foreign --root, or they did not answer)"
+    assert dict(r.data["versions"]) == {"podman": None, "buildah": None, "podman_buildah": None}
+    assert list(r.details) == ["`/usr/bin/podman version --format json`: not run (foreign --root)",
+                               "`/usr/bin/buildah version --json`: not run (foreign --root)"]
+
+
+def test_tools_that_do_not_answer_skip(host):
+    cmds = {**res(P_VERSION, "", 1, "boom\n"), **res((PODMAN, "--version"), "", 1, "boom\n"),
+            **res(P_INFO, "", 1, "boom\n")}
+    r = podman(host(cmds, tools=("podman",)))
+    assert r.status is Status.SKIP and r.summary.startswith("Podman/Buildah found but not run")
+
+
+def test_podman_info_alone_answers(host):
+    cmds = {**res(P_VERSION, "", 1, "boom\n"), **res((PODMAN, "--version"), "podman, no version\n"),
+            **res(P_INFO, captured("podman-info.json"))}
+    r = podman(host(cmds, tools=("podman",)))
+    assert r.status is Status.OK and r.summary == "podman answers, rootful, linux/amd64"
+
+
+def test_an_empty_json_version_falls_back_to_the_plain_one(host):
+    cmds = {**real(), **res(P_VERSION, podman_version("")), **res((PODMAN, "--version"), "podman version v4.3.1\n")}
+    r = podman(host(cmds))
+    assert r.status is Status.OK and r.data["versions"]["podman"] == "4.3.1"
+    assert r.details[0] == "`/usr/bin/podman --version`: podman version v4.3.1"
+
+
+@pytest.mark.parametrize("out", ['[1, 2, 3]', '[{"Client": {"Version": "4.3.1"}}, {}]', '{"Client": {"Version": "4.3.1"}}\n{}',
+                                 '{"Client": {"Version": true}}', '{"Client": {"Version": ["4.3.1"]}}',
+                                 '{"Client": "4.3.1"}'])
+def test_a_version_answer_that_is_not_one_object_with_a_word_is_not_trusted(host, out):
+    cmds = {**real(), **res(P_VERSION, out), **res((PODMAN, "--version"), "podman version 4.2.0\n")}
+    r = podman(host(cmds))
+    assert r.data["versions"]["podman"] == "4.2.0"
+
+
+def test_a_numeric_version_is_a_word(host):
+    cmds = {**real(), **res(B_VERSION, json.dumps({"version": 2}))}
+    r = podman(host(cmds))
+    assert r.status is Status.OK and r.data["versions"]["buildah"] == "2"
+
+
+def test_an_info_failure_without_stderr_and_its_remedy(host):
+    r = podman(host({**real(), **res(P_INFO, "", 125)}))
+    assert r.status is Status.WARN
+    assert r.summary == "`podman info` failed: `/usr/bin/podman info --format json`: exit code 125, no JSON"
+    assert r.remediation == ("Run `podman info` and fix what it names (usually storage.conf: "
+                             "/etc/containers/storage.conf or ~/.config/containers/storage.conf); "
+                             "`podman build` cannot work until it succeeds.")
+    stderr = podman(host({**real(), **res(P_INFO, "", 125, "first\nError: no storage\n")}))
+    assert stderr.summary == ("`podman info` failed: `/usr/bin/podman info --format json`: exit code 125: "
+                              "Error: no storage")
+
+
+@pytest.mark.parametrize("version", ["1.23.0", "1.23.1", "1.28.2"])
+def test_buildah_1_23_and_newer_is_enough(host, version):
+    r = podman(host({**real(), **res(B_VERSION, buildah_version(version))}))
+    assert r.status is Status.OK and r.summary == f"podman 4.3.1, buildah {version}, rootful, linux/amd64"
+
+
+@pytest.mark.parametrize("version", ["1.22.99", "1.9.0"])
+def test_buildah_before_1_23_warns(host, version):
+    r = podman(host({**real(), **res(B_VERSION, buildah_version(version))}))
+    assert r.status is Status.WARN
+    assert r.summary == f"buildah {version} older than 1.23.0: no multi-value --platform with --manifest"
+    assert r.remediation == BUILDAH_REMEDY
+
+
+def test_both_buildahs_too_old_are_named_together(host):
+    r = podman(host({**real(), **res(B_VERSION, buildah_version("1.22.3")),
+                     **res(P_INFO, info_with(buildahVersion="1.21.0"))}))
+    assert r.summary == ("buildah 1.22.3 and Podman's buildah 1.21.0 older than 1.23.0: "
+                         "no multi-value --platform with --manifest")
+
+
+def test_an_unparsable_buildah_version_is_not_judged(host):
+    r = podman(host({**real(), **res(B_VERSION, buildah_version("dev-build"))}))
+    assert r.status is Status.OK and r.summary == "podman 4.3.1, buildah dev-build, rootful, linux/amd64"
+
+
+def test_foreign_podman_architecture_remedy(host):
+    r = podman(host({**real(), **res(P_INFO, info_with(arch="arm64"))}))
+    assert r.remediation == "Pass --platform linux/amd64 explicitly, or install the distribution's native Podman."
+    arm = podman(host({**real(), **res(P_INFO, info_with(arch="arm64"))}, machine="aarch64"))
+    assert arm.summary == "podman 4.3.1, buildah 1.28.2, rootful, linux/arm64"
+
+
+@pytest.mark.parametrize("version, status", [("3.3.1", Status.WARN), ("3.3.99", Status.WARN),
+                                             ("3.4.0", Status.OK), ("3.4.2", Status.OK)])
+def test_podman_minimum_without_a_buildah_version(host, version, status):
+    r = podman(host({**res(P_VERSION, podman_version(version)), **res(P_INFO, info_with(buildahVersion=None))},
+                    tools=("podman",)))
+    assert r.status is status
+    if status is Status.WARN:
+        assert r.summary == (f"podman {version} is older than 3.4.0, the release expected to take a --platform "
+                             f"list (unverified in the matrix)")
+        assert r.remediation == ("Upgrade Podman; push with `podman manifest push --all NAME docker://REG/NAME`, "
+                                 "remove with `podman manifest rm`.")
+    else:
+        assert r.summary == f"podman {version}, rootful, linux/amd64" and r.details[-1] == UNVERIFIED
+
+
+def test_an_old_podman_with_a_new_buildah_library_is_judged_by_buildah(host):
+    r = podman(host({**res(P_VERSION, podman_version("3.3.1")), **res(P_INFO, captured("podman-info.json"))},
+                    tools=("podman",)))
+    assert r.status is Status.OK and r.summary == "podman 3.3.1, rootful, linux/amd64"
+
+
+def test_rootless_unknown_says_no_mode(host):
+    info = json.loads(captured("podman-info.json"))
+    info["host"]["security"]["rootless"] = "yes"  # not a boolean: unknown
+    r = podman(host({**real(), **res(P_INFO, json.dumps(info))}))
+    assert r.status is Status.OK and r.summary == "podman 4.3.1, buildah 1.28.2, linux/amd64"
+    assert r.data["rootless"] is None
+    assert not any("registering them needs root" in d for d in r.details)
+
+
+def test_buildah_only_has_no_podman_note(host):
+    r = podman(host(res(B_VERSION, captured("buildah-version.json")), tools=("buildah",)))
+    assert r.status is Status.OK and r.summary == "buildah 1.28.2"
+    assert list(r.details) == ["`/usr/bin/buildah version --json`: 1.28.2", EMULATION_NOTE]
+
+
+def test_the_check_is_declared():
+    assert (podman.name, podman.category, podman.requires) == ("podman", "podman", ())
