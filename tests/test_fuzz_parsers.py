@@ -217,3 +217,103 @@ def test_versions_compare_consistently(text, parts):
     other = ".".join(map(str, parts))
     assert not (version_lt(text, other) and version_lt(other, text))
     assert not version_lt(text, text)
+
+
+# ----- files the checks read under --root, and ELF data -------------------------------------------
+
+from mab_doctor.host.armabi import file_attributes, read_arm_abi  # noqa: E402
+from mab_doctor.host.elf import ElfError, parse_header  # noqa: E402
+
+from elfbuild import aeabi_attributes, build_elf  # noqa: E402
+
+GOOD_ELVES = [build_elf("arm", flags=0x05000400, interp="/lib/ld-linux-armhf.so.3",
+                        arm_attributes=aeabi_attributes(10, 1)),
+              build_elf("arm", flags=0x05000200, arm_attributes=aeabi_attributes(5, None)),
+              build_elf("aarch64", interp="/lib/ld-linux-aarch64.so.1"), build_elf("x86_64")]
+
+
+@FUZZ
+@given(st.sampled_from(GOOD_ELVES), st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=6),
+       st.integers(0, 420))
+def test_damaged_elf_files_are_read_or_refused_never_more(good, flips, cut):
+    data = bytearray(good)
+    for pos, value in flips:
+        if pos < len(data):
+            data[pos] = value
+    data = bytes(data[:cut] if cut < len(data) else data)
+    for size in (None, len(data)):
+        try:
+            header = parse_header(data, size)
+        except ElfError as exc:
+            assert "\n" not in str(exc) and str(exc)
+            continue
+        assert header.elf_class in (32, 64) and header.endian in ("little", "big")
+    try:
+        abi = read_arm_abi(data)
+    except ElfError:
+        return
+    assert abi is not None
+
+
+@FUZZ
+@given(st.binary(max_size=300), st.sampled_from(["<", ">"]))
+def test_attribute_sections_of_any_bytes_parse_or_say_why(blob, order):
+    try:
+        tags = file_attributes(blob, order)
+    except ElfError as exc:
+        assert str(exc)
+        return
+    assert all(isinstance(k, int) and isinstance(v, int) and v >= 0 for k, v in tags.items())
+
+
+MOUNT_LINE = st.lists(st.sampled_from(["36", "25", "0:31", "/", "/proc/sys/fs/binfmt_misc", "rw,relatime",
+                                       "shared:12", "-", "binfmt_misc", "systemd-1", "autofs", "rw", "", "x y"]),
+                      max_size=12).map(" ".join)
+
+
+@FUZZ
+@given(st.lists(st.one_of(MOUNT_LINE, ANY_TEXT), max_size=8))
+def test_mountinfo_lines_give_only_filesystem_types_at_the_mount_point(lines):
+    from mab_doctor.checks.binfmt_mount import mount_types
+
+    types = mount_types("\n".join(lines))
+    assert all(t and " " not in t for t in types)
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.sampled_from(["ID=debian", 'VERSION_ID="12"', 'PRETTY_NAME="Debian GNU/Linux 12"',
+                                           "ID_LIKE=ubuntu debian", "ID=", "=", '"', "ID='x", "#c"]),
+                          ANY_TEXT), max_size=8),
+       st.binary(max_size=40))
+def test_os_release_of_any_content_gives_a_distro_or_nothing(tmp_path_factory, lines, tail):
+    from helpers import make_context
+
+    root = tmp_path_factory.mktemp("osr")
+    (root / "etc").mkdir()
+    (root / "etc" / "os-release").write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + tail)
+    info = make_context(root).distro()
+    for value in (info.id(), info.version(), info.name(pretty=True), info.like()):
+        assert isinstance(value, str) and "\x00" not in value
+
+
+@FUZZ
+@given(ANY_TEXT, st.sampled_from(["CONFIG_BINFMT_MISC=y", "CONFIG_BINFMT_MISC=m", "# CONFIG_BINFMT_MISC is not set",
+                                  "CONFIG_BINFMT_MISC=x", ""]), st.booleans())
+def test_kernel_configs_of_any_content_answer_y_m_n_or_unknown(tmp_path_factory, noise, line, zipped):
+    import gzip
+
+    from helpers import make_context
+    from mab_doctor.checks.binfmt_kernel import kernel_config_value
+
+    root = tmp_path_factory.mktemp("cfg")
+    body = f"{noise}\n{line}\n".encode("utf-8", "surrogatepass")
+    target = root / ("proc/config.gz" if zipped else "boot/config-6.1.0")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(gzip.compress(body) if zipped else body)
+    value, source = kernel_config_value(make_context(root), "6.1.0")
+    expected = {"CONFIG_BINFMT_MISC=y": "y", "CONFIG_BINFMT_MISC=m": "m",
+                "# CONFIG_BINFMT_MISC is not set": "n"}.get(line)
+    if expected and f"\n{line}\n" in f"\n{noise}\n{line}\n":
+        assert value in ("y", "m", "n") and source == "/" + str(target.relative_to(root))
+    else:
+        assert value in ("y", "m", "n", None)

@@ -340,3 +340,45 @@ def test_a_32bit_arm_userland_counts_even_when_the_kernel_is_unknown(make_host):
 def test_registered_as_the_float_abi_check_after_host_platform():
     assert (float_abi.name, float_abi.title, float_abi.category, float_abi.requires) == (
         "float-abi", "ARM float ABI", "host", ("host-platform",))
+
+
+@pytest.mark.parametrize("shell, machine, summary", [
+    (build_elf("i386"), "x86_64", "not an ARM host (linux/386)"),
+    # an x32 userland (EM_X86_64 in a 32-bit ELF) is no 32-bit ARM userland either
+    (build_elf("i386")[:18] + b"\x3e\x00" + build_elf("i386")[20:], "x86_64", "not an ARM host (linux/amd64)"),
+])
+def test_other_32bit_userlands_are_skipped(make_host, shell, machine, summary):
+    res = float_abi(make_host(arm_tree("", shell, "none", machine)))
+    assert (res.status, res.summary) == (Status.SKIP, summary)
+
+
+def test_a_soft_float_v6_userland_gets_no_raspbian_note(make_host):
+    res = float_abi(make_host(arm_tree(V6_VFP_CPUINFO, userland(6, 0, SOFT), "armel", "armv6l"),
+                              targets="linux/arm/v6"))
+    assert (res.status, res.summary) == (
+        Status.OK, "soft-float v6 (armel) userland on an ARMv6 CPU: runs linux/arm/v5, linux/arm/v6")
+    assert res.details[4:] == (
+        "/proc/cpuinfo: CPU architecture 6, model name ARMv6, VFP yes, NEON no",
+        "soft-float userland: containers bring their own libc, so hard-float images (arm32v6, arm32v7) still run "
+        "when the CPU level and VFP allow; host-side armhf binaries need /lib/ld-linux-armhf.so.3 and armhf "
+        "libraries (dpkg --add-architecture armhf)",
+        "linux/arm64 needs a 64-bit kernel and an ARMv8 CPU: exec format error here (emulation only)")
+
+
+def test_a_debian_armhf_userland_gets_no_raspbian_note(make_host):
+    res = float_abi(make_host(arm_tree("", userland(10, 1), "armhf", "armv7l"), targets="linux/arm/v7"))
+    assert (res.status, res.summary) == (
+        Status.OK, "hard-float v7 (Debian armhf) userland on an ARMv7 CPU: runs linux/arm/v5, linux/arm/v6, "
+                   "linux/arm/v7")  # CPU level from uname -m: cpuinfo says nothing
+    assert res.details[3:] == (
+        "dpkg native architecture: armhf",
+        "/proc/cpuinfo: CPU architecture -, model name -, VFP unknown, NEON no",
+        "linux/arm64 needs a 64-bit kernel and an ARMv8 CPU: exec format error here (emulation only)")
+
+
+def test_arm64_is_never_the_best_32bit_variant(make_host):
+    # an ARMv8 core without VFP under a 64-bit kernel: v5 and arm64 run, the hard-float variants die
+    res = float_abi(make_host(arm_tree("Features\t: half thumb\nCPU architecture: 8\n", userland(14, 0, SOFT),
+                                       "armel", "aarch64"), targets="linux/arm/v7"))
+    assert res.data["runs"] == ("linux/arm/v5", "linux/arm64")
+    assert res.remediation == TOOLS.format(best="linux/arm/v5", prefix="arm32v5", bad="linux/arm/v7")
