@@ -2,8 +2,12 @@
 
 import pytest
 
-from helpers import HOSTS
-from mab_doctor.emulation.binfmt import EntryError, parse_entry
+from helpers import DEBIAN_AARCH64, HOSTS, MP, entry_text
+from mab_doctor.emulation import binfmt
+from mab_doctor.emulation.binfmt import (
+    Entry, EntryError, Listing, canonical_headers, entry_matches, find_handling, handles, is_protected, is_qemu,
+    parse_entry, parse_register_line, read_listing)
+from mab_doctor.host.platforms import BY_OCI
 
 DEBIAN = HOSTS / "debian-12-amd64-qemu" / "proc/sys/fs/binfmt_misc"
 
@@ -42,12 +46,6 @@ def test_garbage_is_a_clear_error(text, phrase):
         parse_entry("bad", text)
 
 
-from helpers import DEBIAN_AARCH64, MP, entry_text  # noqa: E402
-from mab_doctor.emulation import binfmt  # noqa: E402
-from mab_doctor.emulation.binfmt import (  # noqa: E402
-    Entry, Listing, canonical_headers, entry_matches, find_handling, handles, is_protected, is_qemu,
-    parse_register_line, read_listing)
-from mab_doctor.host.platforms import BY_OCI  # noqa: E402
 
 ELF = b"\x7fELF"
 AARCH64 = BY_OCI["linux/arm64"]
@@ -90,7 +88,7 @@ def test_register_string_picks_a_delimiter_no_field_holds():
      "accept it"),
     ("enabled\ninterpreter /x\nmagic 0000\nmask ff\n",
      "bad: mask of 1 bytes for a magic of 2: the kernel would not accept it"),
-    ("x" * 41, "bad: first line is 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (41 characters), not enabled/disabled"),
+    ("x" * 41, "bad: first line is '" + "x" * 40 + "'... (41 characters), not enabled/disabled"),
     ("x" * 40, "bad: first line is 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', not enabled/disabled"),
     ("\n\n", "bad: first line is missing, not enabled/disabled"),
     ("enabled\ninterpreter \n", "bad: no interpreter"),

@@ -94,3 +94,10 @@ def test_exit_code_of_each_status_with_and_without_strict(statuses, plain, stric
     assert exit_code(outcomes) == plain
     assert exit_code(outcomes, strict=False) == plain
     assert exit_code(outcomes, strict=True) == strict
+
+
+def test_strict_is_keyword_only():
+    from mab_doctor.core.model import exit_code
+
+    with pytest.raises(TypeError):
+        exit_code([], True)  # type: ignore[misc]

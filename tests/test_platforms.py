@@ -187,7 +187,8 @@ def test_from_uname(machine, oci):
 @pytest.mark.parametrize("machine, elf_class, endian, oci", [
     (62, 64, "little", "linux/amd64"), (3, 32, "little", "linux/386"), (8, 64, "little", "linux/mips64le"),
     (243, 64, "little", "linux/riscv64"), (21, 64, "little", "linux/ppc64le"), (258, 64, "little", "linux/loong64"),
-    (62, 32, "little", None), (40, 32, "big", None), (183, 64, "big", None), (40, 64, "little", None), (99, 64, "little", None),
+    (62, 32, "little", None), (40, 32, "big", None), (183, 64, "big", None), (40, 64, "little", None),
+    (99, 64, "little", None),
 ])
 def test_from_elf(machine, elf_class, endian, oci):
     found = platforms.from_elf(machine, elf_class, endian)
@@ -202,13 +203,15 @@ def test_arm_variant_platform(level, oci):
 
 
 @pytest.mark.parametrize("host, target, native", [
-    ("linux/arm/v7", "linux/arm/v7", True), ("linux/arm/v7", "linux/arm/v6", True), ("linux/arm/v7", "linux/arm/v8", False),
-    ("linux/arm/v6", "linux/arm/v6", True), ("linux/arm/v6", "linux/arm/v5", True), ("linux/arm/v5", "linux/arm/v6", False),
+    ("linux/arm/v7", "linux/arm/v7", True), ("linux/arm/v7", "linux/arm/v6", True),
+    ("linux/arm/v7", "linux/arm/v8", False), ("linux/arm/v6", "linux/arm/v6", True),
+    ("linux/arm/v6", "linux/arm/v5", True), ("linux/arm/v5", "linux/arm/v6", False),
     ("linux/arm64", "linux/arm/v8", True), ("linux/arm64", "linux/arm/v5", True), ("linux/arm64", "linux/arm64", True),
     ("linux/arm/v8", "linux/arm/v8", True), ("linux/arm/v8", "linux/arm64", False),
     ("linux/amd64", "linux/arm/v5", False), ("linux/arm/v7", "linux/386", False), ("linux/arm64", "linux/amd64", False),
     ("linux/386", "linux/386", True), ("linux/amd64", "linux/amd64/v2", True), ("linux/amd64", "linux/amd64", True),
-    ("linux/riscv64", "linux/arm/v7", False), ("linux/s390x", "linux/386", False), ("linux/mips64le", "linux/mips64", False),
+    ("linux/riscv64", "linux/arm/v7", False), ("linux/s390x", "linux/386", False),
+    ("linux/mips64le", "linux/mips64", False),
 ])
 def test_runs_natively_without_kernel_facts(host, target, native):
     assert runs_natively(platforms.BY_OCI[host], parse_platform(target)) is native
@@ -228,3 +231,17 @@ def test_runs_natively_without_kernel_facts(host, target, native):
 def test_the_64bit_kernel_rule(host, kernel, target, native):
     k = platforms.BY_OCI[kernel] if kernel else None
     assert runs_natively(platforms.BY_OCI[host], parse_platform(target), k) is native
+
+
+def test_empty_items_anywhere_in_a_list_are_skipped():
+    assert [str(t) for t in parse_platform_list("linux/arm64,, ,linux/amd64")] == ["linux/arm64", "linux/amd64"]
+    assert [str(t) for t in parse_platform_list(",linux/386")] == ["linux/386"]
+
+
+def test_rows_and_targets_are_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        platforms.BY_OCI["linux/amd64"].oci = "linux/other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parse_platform("linux/amd64/v2").extra_variant = "v3"  # type: ignore[misc]

@@ -332,3 +332,14 @@ def test_outcome_reads_its_result_status():
     o = Outcome("check", Result.fail("x"))
     assert o.status is Status.FAIL and o.duration_s == 0.0
     assert issubclass(SkipCheck, Exception)
+
+
+def test_model_values_are_frozen():
+    import dataclasses
+
+    from mab_doctor.core.model import Action, Fix, Outcome
+
+    for value, field_name in ((Action("mount"), "kind"), (Fix("t"), "title"), (Result.ok("x"), "summary"),
+                              (Outcome(None, Result.ok("x")), "duration_s")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field_name, "changed")

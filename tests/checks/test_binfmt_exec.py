@@ -179,7 +179,8 @@ def test_no_handler_is_named_as_the_path(live_host):
 
 @pytest.mark.parametrize("answer, label, meaning", [
     (ENOENT, "ENOENT", ENOENT_MEANING),
-    (CommandResult((CHROOT,), 7), "exit 7", "exit 7")])
+    (CommandResult((CHROOT,), 7), "exit 7", "exit 7"),
+    (CommandResult((CHROOT,), -11), "signal 11", "signal 11")])
 def test_runs_on_the_host_but_not_in_a_container(live_host, answer, label, meaning):
     (res,), _ = live_host({("linux_arm64", "direct"): RAN, ("linux_arm64", "chroot"): answer})
     assert res.status is Status.FAIL
@@ -208,6 +209,18 @@ def test_a_native_target_that_does_not_run_is_a_failure_with_a_handler_fix(live_
                            "path: native")
     assert res.data["grid"] == {"runs": False, "in container": False}
     assert runner.calls == [("linux_386", "direct")]
+
+
+def test_a_native_target_that_crashes_keeps_the_handler_fix(live_host):
+    (res,), _ = live_host({("linux_386", "direct"): CommandResult(("probe",), -11)}, targets="linux/386")
+    assert res.summary == ("probe does not run (a target this CPU was expected to run natively): signal 11, "
+                           "the emulator crashed or misbehaved")
+    assert res.fix.title == "Register qemu-i386 with the F flag for linux/386 (definition: the installed package)"
+
+
+def test_no_instruction_level_note_for_another_machine(live_host):
+    (res,), _ = live_host({("linux_s390x", "direct"): ENOEXEC}, targets="linux/s390x")
+    assert res.details == ("direct run: ENOEXEC", "in an empty chroot: not run", "path: no handler")
 
 
 def test_a_target_without_a_probe_is_skipped_in_order(live_host):

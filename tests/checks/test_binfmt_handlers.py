@@ -178,7 +178,9 @@ def test_shadowed_duplicate_is_named(make_host, binfmt_tree):
     res = one(make_host, files)
     assert res.status is Status.OK and res.data["handler"]["name"] == "a-tonistiigi"
     assert res.data["shadowed"] == ("qemu-aarch64",) and res.summary == "a-tonistiigi (flags OCF, shadows qemu-aarch64)"
-    assert res.details[-1] == "shadowed (older, never used): qemu-aarch64 -> /usr/libexec/qemu-binfmt/aarch64-binfmt-P"
+    assert res.details == ("handler a-tonistiigi: interpreter /usr/bin/qemu-aarch64-static, flags 'OCF'",
+                           "registration order unknown for a captured tree: listing order assumed",
+                           "shadowed (older, never used): qemu-aarch64 -> /usr/libexec/qemu-binfmt/aarch64-binfmt-P")
 
 
 def test_every_shadowed_duplicate_is_listed(make_host, binfmt_tree):

@@ -1,6 +1,7 @@
 """binfmt-kernel: /proc/filesystems, then the kernel config and module files, on synthetic trees."""
 
 import gzip
+import random
 
 import pytest
 
@@ -146,6 +147,13 @@ def test_a_config_gz_inflating_past_the_limit_is_cut_there(make_host, base_host)
     within = gzip.compress(b"#" * (limit - 30) + b"\nCONFIG_BINFMT_MISC=m\n")
     res = binfmt_kernel(host(make_host, base_host, **{**files, "/proc/config.gz": within}))
     assert res.data["config"] == "m"
+
+
+def test_kernel_config_value_inflates_with_the_full_gzip_window(make_host):
+    # The same 20000 characters twice: the copy refers back further than a 16 KiB window reaches.
+    block = random.Random(7).randbytes(10000).hex().encode()
+    config = gzip.compress(block + b"\n" + block + b"\nCONFIG_BINFMT_MISC=m\n")
+    assert kernel_config_value(make_host({"/proc/config.gz": config}), "R") == ("m", "/proc/config.gz")
 
 
 def test_the_declaration():

@@ -30,6 +30,7 @@ def test_mount_types_parses_mountinfo():
     ("1 2 3 4 /proc/sys/fs/binfmt_misc - ", []),
     ("1 2 3 4 /proc/sys/fs/binfmt_misc binfmt_misc x rw", []),                 # no separator at all
     ("1 2 3 4 /proc/sys/fs - binfmt_misc x rw", []),                           # another mount point
+    ("1 2 3 4 /sys - sysfs x rw", []),
     ("1 2 3 4 /proc/sys/fs/binfmt_misc rw - autofs systemd-1 rw\n1 2 3 4 /proc/sys/fs/binfmt_misc rw - binfmt_misc b",
      ["autofs", "binfmt_misc"]),
 ])
@@ -92,7 +93,7 @@ def test_binfmt_mount_disabled(make_host, base_host):
     assert res.details[1:] == ("/proc/sys/fs/binfmt_misc/status: disabled", "registered entries: none")
 
 
-@pytest.mark.parametrize("status", ["disabled\n", ""])
+@pytest.mark.parametrize("status", ["disabled\n", "", "weird\n"])
 def test_binfmt_mount_disabled_but_not_needed_only_warns(make_host, base_host, status):
     files = {"/proc/self/mountinfo": MOUNTINFO, "/proc/sys/fs/binfmt_misc/status": status}
     res = binfmt_mount(host(make_host, base_host, targets="linux/amd64", **files))

@@ -140,6 +140,14 @@ def test_native_targets_have_nothing_to_persist(make_host, binfmt_tree):
         ("linux/arm64", Status.SKIP, "no handler registered now (see binfmt-handlers)")]
 
 
+
+def test_a_target_without_handler_does_not_stop_the_next_one(make_host, binfmt_tree):
+    files = binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64)}, **PERSIST,
+                        **{"/usr/lib/binfmt.d/qemu-aarch64.conf": DEBIAN_AARCH64 + "\n"})
+    results = binfmt_persist(make_host(files, targets="linux/riscv64,linux/arm64"))
+    assert [(r.target, r.status) for r in results] == [("linux/riscv64", Status.SKIP), ("linux/arm64", Status.OK)]
+
+
 SYSTEMD_BINFMT = "/usr/lib/systemd/systemd-binfmt"
 
 

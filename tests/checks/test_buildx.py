@@ -342,3 +342,9 @@ def test_a_19_03_or_unparsable_cli_is_not_blamed(host, version):
 
 def test_the_check_is_declared_after_docker_cli():
     assert (buildx.name, buildx.category, buildx.requires) == ("buildx", "docker", ("docker-cli",))
+
+
+def test_the_winner_names_its_directory_by_position(host):
+    path = "/usr/local/lib/docker/cli-plugins/docker-buildx"
+    res = buildx(host({path: "v0.12.1"}))
+    assert res.details[-1] == f"plugin: {path} (directory 2 of 5), version v0.12.1"

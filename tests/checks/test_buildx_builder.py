@@ -232,6 +232,7 @@ def test_json_alone_decides_and_the_details_describe_the_builder(host):
         "read `docker buildx ls --format json`", "current builder b (driver unknown): error boot failed",
         "node b0 (ssh://b0, running): linux/amd64*, linux/arm64", "node b1 (tcp://x:1, status unknown): -"]
     assert res["linux/amd64"].summary == "node b0 of b (native)" and res["linux/arm64"].summary == "node b0 of b (emulated)"
+    assert None not in res  # an unknown driver is not the docker driver
 
 
 def test_a_node_without_platforms_counts_as_native_to_this_host(host):
@@ -307,7 +308,7 @@ def test_the_docker_driver_warning_in_full(host):
 
 
 def test_without_a_current_mark_the_default_builder_is_used(host):
-    _, results = judged(host, builder("other", node("o0", "linux/arm64"), current=False),
+    _, results = judged(host, builder("builder1", node("o0", "linux/arm64"), current=False),
                         builder("default", node("default", "linux/amd64", "linux/arm64"), current=False))
     assert by_target(results)["linux/amd64"].summary == "node default of default (native)"
 
@@ -369,3 +370,30 @@ def test_skips_say_why_and_what_to_do(host):
 def test_the_check_is_declared_per_target_after_buildx():
     assert (buildx_builder.name, buildx_builder.category, buildx_builder.requires, buildx_builder.per_target) == (
         "buildx-builder", "docker", ("buildx",), True)
+
+
+def test_a_starred_platform_counts_only_for_its_own_target(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64", "linux/arm64"),
+                                      node("b1", "linux/amd64*", "linux/arm64", "linux/s390x*")),
+                        targets="linux/arm64")
+    assert results[0].summary == "node b0 of b (emulated)"
+
+
+def test_other_platforms_of_a_node_do_not_make_it_list_the_target(host):
+    _, results = judged(host, builder("b", node("b0", "linux/amd64", "linux/riscv64")), targets="linux/arm64")
+    assert results[0].status is Status.FAIL and results[0].summary == "no node of builder b lists linux/arm64"
+
+
+def test_a_builder_without_nodes_lists_nothing_and_is_not_multi_node(host):
+    _, results = judged(host, builder("empty"), targets="linux/amd64")
+    (res,) = results
+    assert res.status is Status.FAIL and res.summary == "no node of builder empty lists linux/amd64"
+    assert list(res.details) == ["read `docker buildx ls --format json`",
+                                 "current builder empty (driver docker-container)"]
+
+
+def test_the_cloud_driver_gets_the_rebuild_advice_and_no_export_warning(host):
+    _, results = judged(host, builder("c", node("c0", "linux/amd64"), driver="cloud"))
+    res = by_target(results)
+    assert None not in res
+    assert "`docker buildx rm c` and create it again" in res["linux/arm64"].remediation

@@ -160,6 +160,7 @@ def test_each_daemon_side_switch_counts_on_19_03(docker_host, version_kw, files)
     ({"experimental": "disabled"}, {"/etc/docker/daemon.json": '{"experimental": false}'}),
     ({}, {"/proc/812/comm": "dockerd\n", "/proc/812/cmdline": b"/usr/bin/dockerd\0-H\0fd://\0"}),
     ({}, {"/proc/812/comm": "containerd\n", "/proc/812/cmdline": b"containerd\0--experimental\0"}),
+    ({}, {"/proc/812/comm": "python3\n", "/proc/812/cmdline": b"python3\0--experimental\0"}),
     ({}, {"/proc/self/comm": "dockerd\n", "/proc/self/cmdline": b"dockerd\0--experimental\0"}),
     ({}, {"/proc/812/comm": "dockerd\n", "/proc/812/cmdline": b"dockerd\0--experimental=false\0"}),
 ])
@@ -169,8 +170,9 @@ def test_a_19_03_daemon_without_experimental_warns(docker_host, version_kw, file
     assert res.summary == "daemon 19.03.15 is not experimental: `docker pull --platform` is refused"
     assert res.remediation == DAEMON_REMEDY
     assert res.data == {"client_experimental": True, "daemon_experimental": False}
-    assert list(res.details) == ["client: DOCKER_CLI_EXPERIMENTAL=enabled, /root/.docker/config.json: experimental=(unset)",
-                           "daemon: not experimental (docker version, /etc/docker/daemon.json, dockerd command line)"]
+    assert list(res.details) == [
+        "client: DOCKER_CLI_EXPERIMENTAL=enabled, /root/.docker/config.json: experimental=(unset)",
+        "daemon: not experimental (docker version, /etc/docker/daemon.json, dockerd command line)"]
 
 
 def test_a_19_03_client_with_the_daemon_down_judges_only_the_client(docker_host):
@@ -232,7 +234,8 @@ def test_the_check_is_declared_fixable_after_docker_cli():
 def test_the_engine_component_is_found_wherever_it_is_listed(docker_host):
     data = json.loads(versions(engine_experimental="true"))
     engine, *others = data["Server"]["Components"]
-    data["Server"]["Components"] = ["junk", *others, engine]
+    # other components, whatever their names, are not the engine
+    data["Server"]["Components"] = ["junk", {"Name": "BuildKit", "Details": {}}, *others, engine]
     res = docker_experimental(docker_host(json.dumps(data), info=docker_data("info-20.10.json"),
                                           env={"DOCKER_CLI_EXPERIMENTAL": "enabled"}))
     assert res.status is Status.OK and res.data["daemon_experimental"] is True

@@ -3,6 +3,7 @@
 import pytest
 
 from mab_doctor.checks.emulation_self import cpuinfo_family, emulation_self, emulation_signals
+from elfbuild import build_elf
 from mab_doctor.core.model import Status
 from mab_doctor.host.platforms import BY_OCI
 from helpers import HOSTS
@@ -42,7 +43,6 @@ def test_this_test_process_is_native_and_a_root_tree_is_skipped(make_host):
     assert emulation_self(make_host({"/proc/cpuinfo": "x"})).status is Status.SKIP
 
 
-from elfbuild import build_elf  # noqa: E402
 
 X86_CPUINFO = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu vme de pse\n"
 ARM_CPUINFO = "processor\t: 0\nCPU implementer\t: 0x41\nCPU architecture: 8\n"

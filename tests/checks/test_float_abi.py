@@ -1,5 +1,7 @@
 """float-abi on the fixture hosts: Raspbian v6 vs Debian armhf v7 vs armel, arm64, and non-ARM."""
 
+import pytest
+
 from mab_doctor.checks.float_abi import float_abi
 from mab_doctor.core.model import Status
 from elfbuild import aeabi_attributes, build_elf
@@ -128,13 +130,13 @@ def test_a_truncated_userland_is_no_userland(make_host):
                            "truncated: section headers end at byte 276, the file has 256 bytes)")
 
 
-import pytest  # noqa: E402  (the tests above need no parametrisation)
 
 V6_VFP_CPUINFO = "model name\t: ARMv6\nFeatures\t: swp half thumb fastmult vfp edsp java tls\nCPU architecture: 6\n"
 V6_NO_VFP_CPUINFO = "model name\t: ARMv6\nFeatures\t: swp half thumb fastmult edsp\nCPU architecture: 6\n"
-V5_CPUINFO = "model name\t: Feroceon 88FR131 rev 1 (v5l)\nFeatures\t: swp half thumb fastmult edsp\nCPU architecture: 5TE\n"
-V8_CPUINFO = "model name\t: ARMv7 Processor rev 3 (v7l)\nFeatures\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4\n" \
-             "CPU architecture: 8\n"
+V5_CPUINFO = ("model name\t: Feroceon 88FR131 rev 1 (v5l)\nFeatures\t: swp half thumb fastmult edsp\n"
+              "CPU architecture: 5TE\n")
+V8_CPUINFO = ("model name\t: ARMv7 Processor rev 3 (v7l)\n"
+              "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4\nCPU architecture: 8\n")
 HARD, SOFT = 0x05000400, 0x05000200
 TOOLS = ("Build and pull {best} for this host (`--platform {best}`, Docker Hub `{prefix}/...` base images), and "
          "build {bad} on a machine that runs them (or under QEMU emulation there).")
@@ -382,3 +384,10 @@ def test_arm64_is_never_the_best_32bit_variant(make_host):
                                        "armel", "aarch64"), targets="linux/arm/v7"))
     assert res.data["runs"] == ("linux/arm/v5", "linux/arm64")
     assert res.remediation == TOOLS.format(best="linux/arm/v5", prefix="arm32v5", bad="linux/arm/v7")
+
+
+def test_only_the_dying_targets_are_named(make_host):
+    res = float_abi(make_host(arm_tree(PI_ZERO_CPUINFO, userland(6, 1), machine="armv6l"),
+                              targets="linux/arm/v6,linux/arm/v7,linux/amd64"))
+    assert (res.status, res.summary) == (Status.WARN, DIES.format(
+        where="hard-float v6 (Raspbian armhf) userland on an ARMv6 CPU", bad="linux/arm/v7"))

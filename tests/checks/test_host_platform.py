@@ -151,7 +151,8 @@ def test_ok_summary_and_evidence_lines_exactly(make_host):
     ctx = make_host(tree("x86_64", "6.1.0-13-amd64", build_elf("x86_64", interp="/lib64/ld-linux-x86-64.so.2"),
                          "amd64"))
     res = host_platform(ctx)
-    assert (res.status, res.summary) == (Status.OK, "linux/amd64 (Debian GNU/Linux 12 (bookworm), kernel 6.1.0-13-amd64)")
+    assert (res.status, res.summary) == (
+        Status.OK, "linux/amd64 (Debian GNU/Linux 12 (bookworm), kernel 6.1.0-13-amd64)")
     assert res.remediation is None
     assert res.details == (
         "kernel: uname -m x86_64, release 6.1.0-13-amd64",
@@ -207,7 +208,8 @@ def test_matching_kernel_userland_and_dpkg_are_ok(make_host, machine, shell, cpu
 
 
 @pytest.mark.parametrize("machine, shell, cpuinfo, dpkg, summary", [
-    ("armv7l", build_elf("arm", **ARMHF_SHELL), V7_CPUINFO, "arm64", "dpkg says arm64 but the userland ELF is linux/arm/v7"),
+    ("armv7l", build_elf("arm", **ARMHF_SHELL), V7_CPUINFO, "arm64",
+     "dpkg says arm64 but the userland ELF is linux/arm/v7"),
     ("x86_64", build_elf("x86_64"), "", "armhf", "dpkg says armhf but the userland ELF is linux/amd64"),
     ("x86_64", build_elf("x86_64"), "", "i386", "dpkg says i386 but the userland ELF is linux/amd64"),
 ])
@@ -276,3 +278,15 @@ def test_an_amd64_userland_on_arm_hardware_has_no_arm_variant_and_no_quirk_line(
     assert res.data["arm_variant"] is None
     assert "/proc/cpuinfo: CPU architecture 7, model name ARMv7 Processor rev 4 (v7l)" in res.details
     assert not any("quirk" in d for d in res.details)
+
+
+def test_a_non_arm_userland_is_never_excused_an_arm_dpkg_name(make_host):
+    res = host_platform(make_host(tree("riscv64", "6.1.0", build_elf("riscv64"), "armhf")))
+    assert (res.status, res.summary) == (Status.WARN, "dpkg says armhf but the userland ELF is linux/riscv64")
+
+
+@pytest.mark.parametrize("machine, dpkg, oci", [("riscv64", "riscv64", "linux/riscv64"),
+                                                ("s390x", "s390x", "linux/s390x")])
+def test_non_arm_hosts_need_no_arm_variant(make_host, machine, dpkg, oci):
+    res = host_platform(make_host(tree(machine, "6.1.0", build_elf(machine), dpkg)))
+    assert (res.status, res.summary) == (Status.OK, f"{oci} (Debian GNU/Linux 12 (bookworm), kernel 6.1.0)")

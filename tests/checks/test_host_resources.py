@@ -230,7 +230,8 @@ def test_meminfo_without_memtotal_is_a_skip_naming_it(make_host, base_host, monk
     ({"data-root": "/new", "graph": "/old"}, "/new", "/etc/docker/daemon.json 'data-root'"),
     ({"data-root": "relative/docker"}, "/var/lib/docker", "default"),
     ({"data-root": 7, "graph": "/old"}, "/old", "/etc/docker/daemon.json 'graph'"),
-    (["data-root", "/srv"], "/var/lib/docker", "default (/etc/docker/daemon.json is not valid JSON)"),  # Docker refuses it too
+    # not an object: Docker refuses it too
+    (["data-root", "/srv"], "/var/lib/docker", "default (/etc/docker/daemon.json is not valid JSON)"),
     ({}, "/var/lib/docker", "default"),
 ])
 def test_data_root_spellings(make_host, base_host, conf, root, origin):
@@ -251,13 +252,13 @@ def test_registered_as_the_host_resources_check():
 
 
 def test_figures_are_rounded_to_two_decimals(make_host, base_host, monkeypatch):
-    tree = {**files(base_host, 0, 4), "/proc/meminfo": "MemTotal: 3000000 kB\nMemAvailable: 1500000 kB\n"}
+    tree = {**files(base_host, 0, 4), "/proc/meminfo": "MemTotal: 31000000 kB\nMemAvailable: 10485760 kB\n"}
     ctx = make_host(tree)
     with_free_disk(monkeypatch, ctx, 13255779942)  # 12.3456... GiB
     res = host_resources(ctx)
-    assert (res.status, res.summary) == (Status.OK, "2.86 GiB memory, 4 CPUs, 12.35 GiB free at /var/lib/docker")
+    assert (res.status, res.summary) == (Status.OK, "29.56 GiB memory, 4 CPUs, 12.35 GiB free at /var/lib/docker")
     assert (res.data["memory_total_gib"], res.data["memory_available_gib"], res.data["disk_free_gib"]) == (
-        2.86, 1.43, 12.35)
+        29.56, 10.0, 12.35)
 
 
 @pytest.mark.parametrize("data_root, measured", [("/srv/docker/", "/srv/docker"), ("/", "/"),

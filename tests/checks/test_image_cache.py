@@ -373,4 +373,28 @@ def test_the_check_is_declared_without_requirements():
 def test_a_podman_listing_that_fails_or_does_not_parse_is_a_problem(host, out, rc):
     res = image_cache(host(ok(P_LS, out, rc), docker=None, podman=True))
     assert res.status is Status.WARN and res.summary == "could not inspect every local image (0 checked)"
-    assert res.details[-1].startswith("podman: could not list images (`/usr/bin/podman images --format json`: exit code ")
+    assert res.details[-1].startswith(
+        "podman: could not list images (`/usr/bin/podman images --format json`: exit code ")
+
+
+def test_only_arm_images_can_lack_a_variant(host):
+    res = docker_images(host, [row(AMD64_ID, "x/amd64"), row("b86b86b86b86", "x/386")],
+                        [doc(AMD64_ID, "amd64"), doc("b86b86b86b86", "386")], machine="aarch64")
+    assert [f["platform"] for f in res.data["foreign"]] == ["linux/amd64", "linux/386"]
+
+
+def test_extra_inspect_answers_are_not_matched_by_position(host):
+    stray = lambda arch: {"Id": "sha256:ffffffffffff", "Os": "linux", "Architecture": arch}  # noqa: E731
+    res = docker_images(host, [row(AMD64_ID, "x/native"), row(ARM64_ID, "x/unmatched")],
+                        [doc(AMD64_ID, "amd64"), stray("arm64"), stray("s390x")])
+    assert res.status is Status.OK and res.summary == "2 local images, all linux/amd64"
+
+
+def test_podman_images_keep_the_podman_reason_with_the_containerd_store(host):
+    info = json.loads(docker_data("info-20.10.json"))
+    info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]
+    rows = [{"Id": ARM64_ID, "Names": ["localhost/a:1"]}]
+    cmds = {**ok(LS, ""), **ok(P_LS, json.dumps(rows)),
+            **ok((PODMAN, "image", "inspect", ARM64_ID), json.dumps([doc(ARM64_ID, "arm64")]))}
+    res = image_cache(host(cmds, podman=True, info=json.dumps(info)))
+    assert res.remediation.startswith("Podman 4.3 likewise uses the stored image")

@@ -199,7 +199,8 @@ def test_an_empty_json_version_falls_back_to_the_plain_one(host):
     assert r.details[0] == "`/usr/bin/podman --version`: podman version v4.3.1"
 
 
-@pytest.mark.parametrize("out", ['[1, 2, 3]', '[{"Client": {"Version": "4.3.1"}}, {}]', '{"Client": {"Version": "4.3.1"}}\n{}',
+@pytest.mark.parametrize("out", ['[1, 2, 3]', '[{"Client": {"Version": "4.3.1"}}, {}]',
+                                 '{"Client": {"Version": "4.3.1"}}\n{}',
                                  '{"Client": {"Version": true}}', '{"Client": {"Version": ["4.3.1"]}}',
                                  '{"Client": "4.3.1"}'])
 def test_a_version_answer_that_is_not_one_object_with_a_word_is_not_trusted(host, out):
@@ -297,3 +298,10 @@ def test_buildah_only_has_no_podman_note(host):
 
 def test_the_check_is_declared():
     assert (podman.name, podman.category, podman.requires) == ("podman", "podman", ())
+
+
+def test_an_amd64_podman_on_an_arm64_host_warns(host):
+    r = podman(host({**real(), **res(P_INFO, info_with(arch="amd64"))}, machine="aarch64"))
+    assert r.status is Status.WARN
+    assert r.summary == ("Podman is a linux/amd64 build on a linux/arm64 host: "
+                         "it pulls and builds linux/amd64 by default")
