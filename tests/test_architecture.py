@@ -58,7 +58,7 @@ GRAPH = {m: imports_of(p, m) for m, p in MODULES.items()}
 
 
 def test_modules_loaded_by_name_are_seen():
-    assert "mab_doctor.report.text" in GRAPH["mab_doctor.report.renderers"]
+    assert "mab_doctor.report.text" in GRAPH["mab_doctor.report.formats"]
 
 
 def test_every_command_names_known_option_groups_and_an_existing_module():

@@ -7,7 +7,7 @@ import textwrap
 
 from mab_doctor.commands import COMMANDS, RUN, Command
 from mab_doctor.commands.options import UsageError, shown
-from mab_doctor.core.runner import DEFAULT_JOBS
+from mab_doctor.core.tasks import DEFAULT_JOBS
 
 PROG = "mab-doctor"
 HELP_WIDTH = 88
@@ -47,7 +47,7 @@ def _targets(p):
 
 
 def _report(p):
-    from mab_doctor.report.renderers import FORMATS
+    from mab_doctor.report.formats import FORMATS
 
     p.add_argument("--format", choices=FORMATS, action=_FormatAction, dest="sinks",
                    help="report format; repeat it for several reports (default text)")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from mab_doctor.core.check import Check
 from mab_doctor.core.model import Outcome, Result, SkipCheck, Status
-from mab_doctor.core.tasks import WAKE_S, Task, TaskPool
+from mab_doctor.core.tasks import DEFAULT_JOBS, WAKE_S, Task, TaskPool
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 # A prerequisite counts as met when its worst result is one of these.
 MET = (Status.OK, Status.WARN)
-# Worker threads of one run: most checks wait on a process or a socket, not on the CPU.
-DEFAULT_JOBS = 8
 # How a check's time budget follows --timeout (see check_budget).
 COMMANDS_PER_CHECK = 4
 CHECK_MARGIN_S = 1.0

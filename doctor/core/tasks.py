@@ -8,6 +8,9 @@ import threading
 import time
 from typing import Any, Callable, Iterable, TypeVar
 
+# Worker threads of one run: most checks wait on a process or a socket, not on the CPU.
+DEFAULT_JOBS = 8
+
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -5,26 +5,17 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
+from mab_doctor.report.formats import FORMATS, RENDERER_MODULES  # noqa: F401  (the registry's face)
 from mab_doctor.report.model import Report
 from mab_doctor.report.style import DEFAULT_WIDTH, Style, unicode_ok  # noqa: F401  (the registry's face)
 
-# Format name -> module whose `render(report, style) -> str` writes it. Imported only when asked
-# for, so a JSON run never loads rich and a text run never loads the XML writer.
-_MODULES = {
-    "text": "mab_doctor.report.text",
-    "json": "mab_doctor.report.jsonfmt",
-    "junit": "mab_doctor.report.junit",
-    "github": "mab_doctor.report.github",
-    "markdown": "mab_doctor.report.markdown",
-}
-FORMATS = tuple(_MODULES)
 Renderer = Callable[[Report, Style], str]
 
 
 def renderer(name: str) -> Renderer:
     """The renderer of a format name (FORMATS); ValueError naming the known ones otherwise."""
     try:
-        module = _MODULES[name]
+        module = RENDERER_MODULES[name]
     except KeyError:
         raise ValueError(f"unknown report format {name!r} (known: {', '.join(FORMATS)})") from None
     return importlib.import_module(module).render
