@@ -32,7 +32,10 @@ def split_command(argv: list[str]) -> tuple[Command, list[str]]:
 
 def parse(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> Options:
     """Validate a command line into Options; raises UsageError with a one-line message."""
-    command, words = split_command(list(argv))
+    return _parsed(*split_command(list(argv)), env)
+
+
+def _parsed(command: Command, words: list[str], env: Mapping[str, str]) -> Options:
     ns = build_parser(command).parse_intermixed_args(words)
     if getattr(ns, "fix", False):
         command = BY_NAME["fix"]
@@ -114,7 +117,7 @@ def _run(argv: Sequence[str]) -> int:
         command, words = split_command(list(argv))
         if command.name == "help":
             return _help(words)
-        opts = parse(argv)
+        opts = _parsed(command, words, os.environ)
         return entry(BY_NAME.get(opts.command, RUN))(opts)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import textwrap
 
 from mab_doctor.commands import COMMANDS, RUN, Command
@@ -152,8 +153,9 @@ def build_parser(command: Command = RUN) -> argparse.ArgumentParser:
     return p
 
 
+@functools.cache
 def value_options() -> frozenset[str]:
-    """Every option string that takes a value, read off the option groups themselves."""
+    """Every option string that takes a value, read off the option groups themselves (once)."""
     found: set[str] = set()
     for group in GROUPS.values():
         probe = argparse.ArgumentParser(add_help=False)

@@ -30,16 +30,14 @@ def width(opts: Options, to_file: bool) -> int:
     return PIPE_WIDTH
 
 
-def console(opts: Options, file=None):
-    """A rich Console for interactive commands (fix, undo) and for rendering tables to text."""
+def console(opts: Options):
+    """A rich Console on standard output for the interactive commands (fix, undo)."""
     from rich.console import Console
 
-    to_file = file is not None
-    if not to_file:
-        tolerant_stdout()
-    return Console(file=file, highlight=False, width=width(opts, to_file),
-                   force_terminal=color_on(opts) if not to_file else False,
-                   no_color=not color_on(opts) or to_file, soft_wrap=not to_file and not sys.stdout.isatty())
+    tolerant_stdout()
+    color = color_on(opts)
+    return Console(highlight=False, width=width(opts, False), force_terminal=color, no_color=not color,
+                   soft_wrap=not sys.stdout.isatty())
 
 
 def rich_text(opts: Options, draw: Callable, to_file: bool) -> str:

@@ -80,10 +80,6 @@ class Context:
         root, never outside it; the plain path on the live root. Read through the methods below."""
         return self._fs.where(absolute)
 
-    def real_path(self, absolute: str) -> Path:
-        """Same as ``resolve`` (kept for callers that name it so)."""
-        return self.resolve(absolute)
-
     def read_file(self, absolute: str, limit: int = DEFAULT_LIMIT, *, whole: bool = False) -> FileRead:
         """At most ``limit`` bytes of a regular file, with the reason when there are none or when
         only the first ``limit`` were taken (``whole=True`` refuses a longer file instead)."""

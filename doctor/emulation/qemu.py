@@ -53,7 +53,7 @@ def inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
 
 
 def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
-    real = ctx.real_path(path)
+    real = ctx.resolve(path)
     if not real.exists():
         return Interpreter(path, None)
     # Report the fully resolved path (Debian's *-binfmt-P is a symlink to qemu-*-static).
