@@ -8,8 +8,8 @@ from typing import Mapping, Sequence
 
 from mab_doctor.commands import BY_NAME, COMMANDS, RUN, Command, entry
 from mab_doctor.commands.arguments import PROG, build_parser, value_options
-from mab_doctor.commands.options import (Options, Sink, UsageError, check_jobs, check_root, check_timeout,
-                                         resolve_targets, shown)
+from mab_doctor.commands.options import (Options, Sink, UsageError, check_jobs, check_project, check_root,
+                                         check_timeout, resolve_targets, shown)
 
 CI_VALUES = ("true", "1", "yes")
 
@@ -83,7 +83,8 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
         targets, source = resolve_targets(spec, env)
     return Options(
         command=command.name, names=names, args=args, platform_spec=spec, targets=targets,
-        target_source=source, sinks=_sinks(ns), ci=ci, strict=get("strict"), verbose=get("verbose"),
+        target_source=source, project=check_project(get("project", None)), sinks=_sinks(ns), ci=ci,
+        strict=get("strict"), verbose=get("verbose"),
         quiet=get("quiet"), color="never" if ci else get("color", "auto"),
         timeout=check_timeout(get("timeout", 10.0)), root=check_root(get("root", "/")),
         plugins=not get("no_plugins"), dry_run=get("dry_run"), yes=get("yes"), persist=get("persist"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from helpers import PROJECT
 
 # Lowest first: a module may import from its own layer and the layers before it, never after.
-LAYERS = ("core", "host", "emulation", "engines", "inspection", "fix", "checks", "report", "commands", "cli")
+LAYERS = ("core", "host", "emulation", "engines", "inspection", "project", "fix", "checks", "report", "commands", "cli")
 ROOT_MODULES = {"mab_doctor": "core", "mab_doctor.api": "core", "mab_doctor.__main__": "cli"}
 
 

@@ -54,6 +54,11 @@ COMMANDS = (
             ("view", "inspect", "host", "output"),
             "Exit 1 when no input could be read, or when --platform is given and an input (or any file "
             "of a tree or image) is for another platform."),
+    Command("plan", "plan", "what the project builds: targets, builds, Dockerfiles, CI set-up (starts nothing)", None,
+            ("targets", "view", "output"),
+            "Reads the bake, compose, CI and Docker files of the project (--project DIR, else the current "
+            "directory) and prints the targets a run would check and where each came from, every build, the "
+            "Dockerfiles' stages, the CI jobs' QEMU and buildx set-up, problems and notes. Exit 0 when read."),
     Command("matrix", "matrix", "the compatibility matrix and known environments, with sources", None,
             ("view", "output")),
     Command("report", "report_file", "re-render a saved JSON report in any format",

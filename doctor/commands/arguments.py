@@ -42,9 +42,16 @@ class _OutputAction(argparse.Action):
             raise UsageError(f"--output {shown(value)}: every --format takes at most one --output")
 
 
-def _targets(p):
+def _platform(p):
     p.add_argument("--platform", metavar="LIST", help="target platforms, comma separated, Docker syntax "
-                   "(default: $MAB_PLATFORMS, else linux/amd64,linux/arm64,linux/arm/v7)")
+                   "(default: $MAB_PLATFORMS, else the project's build files, else "
+                   "linux/amd64,linux/arm64,linux/arm/v7)")
+
+
+def _targets(p):
+    _platform(p)
+    p.add_argument("--project", metavar="DIR", help="read the build files (bake, compose, CI workflows, "
+                   "Dockerfiles) in DIR (default: the current directory)")
 
 
 def _report(p):
@@ -115,7 +122,7 @@ GROUPS = {
                                       help="revert even where the host changed since the fix, or a stale journal")),
     "inspect": lambda p: (p.add_argument("--deep", action="store_true",
                                          help="also analyse an image's filesystem (export or mount)"),
-                          _targets(p)),
+                          _platform(p)),
 }
 
 

@@ -30,11 +30,41 @@ def selected_checks(opts: Options) -> tuple[list, list]:
     return checks, [p for p in reg.problems if not opts.names or p.name in opts.names]
 
 
-def make_context(opts: Options, targets: tuple = ()):
-    """The one door to the host for this run."""
+def read_project(opts: Options):
+    """The build intent of the project directory (--project, else the current one)."""
+    import os
+
+    from mab_doctor.project.intent import read_intent
+
+    return read_intent(os.path.abspath(opts.project or "."), os.environ)
+
+
+def project_targets(opts: Options, intent) -> tuple[tuple, dict[str, str]]:
+    """(targets, target -> where it came from). --platform and MAB_PLATFORMS win; else the platforms
+    the project's builds name (each with the file and line of its first mention); else the default."""
+    from mab_doctor.host.platforms import PlatformError, parse_platform
+
+    chosen = []
+    if opts.target_source == "default" and intent is not None:
+        for platform in intent.platforms:
+            try:  # the readers keep only platforms that parse; a second look costs nothing
+                chosen.append((parse_platform(platform.name), str(platform.where)))
+            except PlatformError:
+                continue
+    if not chosen:
+        return opts.targets, {str(t): opts.target_source for t in opts.targets}
+    return tuple(t for t, _ in chosen), {str(t): where for t, where in chosen}
+
+
+def make_context(opts: Options, targets: tuple = (), *, project: bool = True):
+    """The one door to the host for this run, with the project's build intent and the targets chosen."""
     from mab_doctor.core.context import Context
 
-    return Context(root=opts.root, targets=targets or opts.targets, timeout=opts.timeout)
+    intent = read_project(opts) if project else None
+    chosen, sources = project_targets(opts, intent)
+    if targets:
+        chosen, sources = targets, {str(t): opts.target_source for t in targets}
+    return Context(root=opts.root, targets=chosen, target_sources=sources, project=intent, timeout=opts.timeout)
 
 
 def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]:

@@ -15,7 +15,7 @@ def main(opts: Options) -> int:
     if not opts.args:
         raise UsageError("inspect takes one or more files, directories or local image references")
     targets = opts.targets if opts.platform_spec is not None else None
-    doc, code = inspect_all(make_context(opts, targets or ()), list(opts.args), opts.deep, targets)
+    doc, code = inspect_all(make_context(opts, targets or (), project=False), list(opts.args), opts.deep, targets)
     if opts.format == "json":
         emit(opts, lambda _f: as_json(doc))
     else:

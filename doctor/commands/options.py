@@ -42,6 +42,7 @@ class Options:
     platform_spec: str | None = None      # --platform as given (None: not given)
     targets: tuple[Any, ...] = ()         # parsed targets, for commands that judge targets
     target_source: str = "default"        # where the targets came from: --platform, MAB_PLATFORMS, default
+    project: str | None = None            # --project DIR (None: the current directory)
     sinks: tuple[Sink, ...] = (Sink("text"),)
     ci: bool = False
     strict: bool = False
@@ -98,8 +99,24 @@ def check_root(root: str) -> str:
     return root
 
 
+def check_project(directory: str | None) -> str | None:
+    """--project must name a readable directory (kept as given; None means the current directory)."""
+    if directory is None:
+        return None
+    if directory == "":
+        raise UsageError("--project: empty path (leave the option out for the current directory)")
+    try:
+        usable = Path(directory).is_dir() and os.access(directory, os.R_OK | os.X_OK)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--project {shown(directory)}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not usable:
+        raise UsageError(f"--project {shown(directory)}: not a readable directory")
+    return directory
+
+
 def resolve_targets(spec: str | None, env: Mapping[str, str]) -> tuple[tuple[Any, ...], str]:
-    """(targets, where they came from): --platform, else MAB_PLATFORMS, else the default three."""
+    """(targets, where they came from): --platform, else MAB_PLATFORMS, else the default three (which the
+    project's own build files may still replace: see commands.checking.project_targets)."""
     from mab_doctor.host.platforms import DEFAULT_TARGETS, PlatformError, parse_platform_list
 
     if spec is not None:

@@ -13,7 +13,7 @@ def main(opts: Options) -> int:
 
     if opts.args:
         raise UsageError("platform takes no arguments (use inspect for files)")
-    vocab = platform_vocabulary(host_facts(make_context(opts)))
+    vocab = platform_vocabulary(host_facts(make_context(opts, project=False)))
     if opts.format == "json":
         emit(opts, lambda _f: as_json({"schema": "mab-doctor/platform/v1", **vocab}))
         return 0

@@ -25,7 +25,8 @@ def build_report(opts: Options, outcomes: list, ctx, wall_s: float):
     native = within(wait, native_map, ctx, default={})
     host = within(wait, host_summary, ctx, default={"root": str(ctx.root), "error": "host facts unavailable: "
                                                     f"not found within {wait:g} s"})
-    targets = [TargetInfo(str(t), native.get(str(t), False), opts.target_source) for t in ctx.targets]
+    targets = [TargetInfo(str(t), native.get(str(t), False), ctx.target_sources.get(str(t), opts.target_source))
+               for t in ctx.targets]
     return Report.build(outcomes, host, targets, exit_code(outcomes, strict=opts.strict), wall_s)
 
 

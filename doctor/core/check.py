@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from mab_doctor.core.model import Result
 
 # Report order of categories; a plugin category not listed here sorts after these.
-CATEGORIES = ("host", "kernel", "emulation", "docker", "podman")
+CATEGORIES = ("host", "kernel", "emulation", "docker", "podman", "project")
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix")
 

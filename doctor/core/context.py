@@ -43,6 +43,8 @@ class Context:
     runner: CommandRunner | None = None
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     targets: tuple[Any, ...] = ()  # mab_doctor.host.platforms.Target, normalised by the CLI
+    target_sources: Mapping[str, str] = field(default_factory=dict)  # target -> "--platform", "compose.yaml:7"...
+    project: Any = None  # mab_doctor.project.model.Intent read from the project directory; None: not read
     timeout: float = DEFAULT_TIMEOUT
     uname_override: Uname | None = None
     live: bool | None = None  # None: decided from the root; tests force True to "run" fake commands

@@ -22,7 +22,8 @@ NOT_FOUND = "no such file, directory or local image"
 DEEP_TIMEOUT = 300.0  # exporting a large image takes longer than one --timeout
 
 
-def _declared(os_name: str | None, arch: str | None, variant: str | None) -> str | None:
+def declared_platform(os_name: str | None, arch: str | None, variant: str | None) -> str | None:
+    """The platform an image's config declares, in Docker's spelling (None: no architecture recorded)."""
     raw = "/".join(x for x in (os_name or "linux", arch, variant) if x)
     if not arch:
         return None
@@ -36,19 +37,22 @@ def _why(res) -> str:
     return res.last_line
 
 
-def _docker_lookup(ctx: "Context", ref: str) -> dict | None:
+def docker_lookup(ctx: "Context", ref: str) -> dict | None:
+    """`docker image inspect` of a local image, or None when the store does not hold it."""
     from mab_doctor.engines.docker import docker_run
 
     res = docker_run(ctx, "image", "inspect", "--format", "{{json .}}", ref)
     if res is None or not res.ok:
         return None
     try:
-        return json.loads(res.stdout.strip().splitlines()[0])
-    except (ValueError, IndexError):
+        doc = json.loads(res.stdout.strip().splitlines()[0])
+    except (ValueError, IndexError, RecursionError):  # garbage, nothing, or nested deeper than Python parses
         return None
+    return doc if isinstance(doc, dict) else None
 
 
-def _podman_lookup(ctx: "Context", ref: str) -> tuple[str, dict] | None:
+def podman_lookup(ctx: "Context", ref: str) -> tuple[str, dict] | None:
+    """(podman's path, `podman image inspect` of a local image), or None when absent or no podman."""
     binary = ctx.which("podman")
     if binary is None:
         return None
@@ -57,9 +61,10 @@ def _podman_lookup(ctx: "Context", ref: str) -> tuple[str, dict] | None:
         return None
     try:
         data = json.loads(res.stdout)
-        return binary, (data[0] if isinstance(data, list) else data)
-    except (ValueError, IndexError, KeyError):
+        doc = data[0] if isinstance(data, list) else data
+    except (ValueError, IndexError, KeyError, RecursionError):
         return None
+    return (binary, doc) if isinstance(doc, dict) else None
 
 
 def _tar_files(tar: tarfile.TarFile) -> Iterator[TreeFile]:
@@ -127,16 +132,16 @@ def _out_of_place(declared: str | None, found: list[str]) -> list[str]:
 def inspect_image(ctx: "Context", ref: str, deep: bool) -> dict:
     """A local image as an inspect item (kind "image"), or "unreadable" when no engine has it."""
     podman = None
-    data = _docker_lookup(ctx, ref)
+    data = docker_lookup(ctx, ref)
     engine = "docker"
     if data is None:
-        found = _podman_lookup(ctx, ref)
+        found = podman_lookup(ctx, ref)
         if found is None:
             return {"input": ref, "kind": "unreadable", "error": NOT_FOUND}
         podman, data = found
         engine = "podman"
     os_name, arch, variant = data.get("Os"), data.get("Architecture"), data.get("Variant") or None
-    declared = _declared(os_name, arch, variant)
+    declared = declared_platform(os_name, arch, variant)
     row = platforms.BY_OCI.get(declared or "")
     item = {"input": ref, "kind": "image", "engine": engine, "id": data.get("Id"),
             "oci_platform": declared, "debian_arch": row.debian_arch if row else None,

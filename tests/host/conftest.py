@@ -12,6 +12,7 @@ from pathlib import Path
 
 import binfmt_state  # on pythonpath (pyproject.toml)
 import pytest
+from trixie import docker26  # noqa: F401  (a session fixture: importing it here registers it)
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache"
 HOST_DOCKER = ("/usr/bin/docker", "-H", "unix:///var/run/docker.sock")

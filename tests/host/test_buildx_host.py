@@ -20,7 +20,8 @@ import pytest
 from make_plugin import write_plugin
 from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS
 
-ARGS = ["buildx", "buildx-builder", "--format", "json", "--no-plugins", "--platform", "linux/amd64,linux/arm64"]
+ARGS = ["buildx", "buildx-builder", "build-path", "--format", "json", "--no-plugins", "--platform",
+        "linux/amd64,linux/arm64"]
 HIDE_SYSTEM_PLUGINS = "".join(f"if [ -d {shlex.quote(d)} ]; then mount -t tmpfs -o ro,size=4k mab-no-plugins "
                               f"{shlex.quote(d)}; fi; " for d in SYSTEM_PLUGIN_DIRS) + 'exec "$@"'
 
@@ -107,6 +108,7 @@ def test_older_copy_in_an_earlier_extra_dir_wins_and_warns(docker_config):
     # v0.10.4 has no `ls --format json`: the classic table is parsed; current builder is `default` (docker driver)
     assert res[("buildx-builder", "linux/amd64")]["status"] == "ok"
     assert res[("buildx-builder", "linux/arm64")]["status"] == "fail"
-    warn = res[("buildx-builder", None)]
-    assert warn["status"] == "warn" and "cannot export a multi-platform image" in warn["summary"]
+    refused = res[("build-path", None)]  # the fixture's default builder: docker driver, classic-store daemon
+    assert refused["status"] == "fail" and "Multi-platform build is not supported for the docker driver" in \
+        refused["summary"]
     assert code == 1

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from daemons import terminate
+
 from mab_doctor.cli import main
 from helpers import PROJECT
 
@@ -38,17 +40,7 @@ def mounts_under(base: Path) -> list[str]:
 
 def stop_private_dockerd(proc: subprocess.Popen, base: Path) -> None:
     """SIGTERM, then SIGKILL for the daemon and anything it started (its own process group); remove base."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # a containerd left behind by a killed daemon
-    except ProcessLookupError:
-        pass
+    terminate(proc)
     leaked = mounts_under(base)
     assert not leaked, f"the private dockerd left mounts in the host's namespace: {leaked}"
     shutil.rmtree(base)

@@ -18,6 +18,9 @@ from test_live_truth import run_foreign
 
 TARGETS = "linux/arm64,linux/riscv64"
 PROTECTED = ("jar", "python3.11", "llvm-14-runtime.binfmt")
+# The emulation checks (and what they require): two platforms through this host's default docker-driver
+# builder are rightly a build-path FAIL, which no --fix of handlers changes.
+EMULATION = ("binfmt-handlers", "binfmt-exec", "binfmt-persist")
 
 
 @pytest.fixture
@@ -53,7 +56,7 @@ def debian_line(cpu: str) -> str:
 
 def test_missing_handlers_are_named_fixed_and_really_run(capsys, debian_host, busybox_arm64):
     remove("qemu-aarch64", "qemu-riscv64")
-    code, res = report(capsys, "--platform", TARGETS)
+    code, res = report(capsys, *EMULATION, "--platform", TARGETS)
     assert code == 1
     for target, name in (("linux/arm64", "qemu-aarch64"), ("linux/riscv64", "qemu-riscv64")):
         handler = res[("binfmt-handlers", target)]
@@ -61,10 +64,10 @@ def test_missing_handlers_are_named_fixed_and_really_run(capsys, debian_host, bu
         assert res[("binfmt-exec", target)]["data"]["direct"] == "ENOEXEC"
     assert run_foreign(busybox_arm64) == "ENOEXEC"  # the truth agrees: it cannot run
 
-    code, out = fix(capsys, "--platform", TARGETS)
+    code, out = fix(capsys, *EMULATION, "--platform", TARGETS)
     assert code == 0, out
     assert "register qemu-aarch64" in out and "Changed by --fix:" in out
-    code, res = report(capsys, "--platform", TARGETS)
+    code, res = report(capsys, *EMULATION, "--platform", TARGETS)
     assert code == 0
     for target in ("linux/arm64", "linux/riscv64"):
         assert res[("binfmt-exec", target)]["data"]["direct"] == "ran"

@@ -9,6 +9,7 @@ from collections import Counter
 
 from elfbuild import build_elf
 from hostile.harness import Input, Place
+from hostile.project_cases import PROJECT
 from hostile.trees import DIR_KINDS, FILE_KINDS, TARGET_DIRS, TARGET_FILES, lay_base, make_hostile
 
 FORMATS = ("text", "json", "markdown", "junit", "github")
@@ -281,6 +282,7 @@ PROCESS += [_process("LANG=C --color always", ["--color", "always"], {"LANG": "C
 
 
 INPUTS: list[Input] = ROOT + ENV + OPTIONS + INSPECT + REPORT + PROCESS
+INPUTS += PROJECT
 _seen: Counter = Counter()
 for _index, _item in enumerate(INPUTS):
     _seen[_item.id] += 1

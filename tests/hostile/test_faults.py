@@ -18,6 +18,7 @@ from mab_doctor.commands.options import Options
 from mab_doctor.commands.reporting import build_report
 from mab_doctor.core.model import Status
 from mab_doctor.core.runner import run_checks
+from mab_doctor.project.intent import read_intent
 from mab_doctor.host.platforms import parse_platform_list
 from mab_doctor.report.renderers import FORMATS, render
 from mab_doctor.report.style import Style
@@ -62,10 +63,16 @@ ENVS = ({}, {"DOCKER_CONFIG": "relative/\x1b[31m", "HOME": ""}, {"DOCKER_HOST": 
         {"DOCKER_CONTEXT": "x" * 5000, "DOCKER_CLI_EXPERIMENTAL": "\0"}, {"PATH": ":::relative:/usr/bin\n"})
 
 
+PROJECTS = sorted(p for p in (Path(__file__).parent.parent / "data" / "projects").iterdir() if p.is_dir())
+
+
 def run_seed(seed: int, trees: list[Path], scratch: Path):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin", "HOME": "/root", **ENVS[seed // 7 % len(ENVS)]}
     ctx = FaultyContext(root=trees[seed % len(trees)], env=env,
                         targets=TARGETS, timeout=2.0, seed=seed, live=seed % 3 != 0, scratch=scratch)
+    # The project checks need a project: a different fixture project each seed (some seeds none).
+    project = PROJECTS[seed % (len(PROJECTS) + 1)] if seed % (len(PROJECTS) + 1) < len(PROJECTS) else None
+    ctx.project = read_intent(project, env) if project else None
     start = time.monotonic()
     outcomes = list(run_checks(BUILTIN, ctx, budget_s=BUDGET_S))
     took = time.monotonic() - start

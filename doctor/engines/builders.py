@@ -1,0 +1,121 @@
+"""buildx builders: listed once per run, the node buildx sends each platform to, and what a driver refuses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mab_doctor.core.facts import Fact
+from mab_doctor.engines.buildx import Builder, Node, parse_ls_json, parse_ls_table, platform_names
+from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
+
+if TYPE_CHECKING:
+    from mab_doctor.core.context import Context
+
+# buildx v0.12+ (the words users paste into issues); v0.11 and older said the second.
+DOCKER_DRIVER_REFUSAL = ("Multi-platform build is not supported for the docker driver.\n"
+                         "Switch to a different driver, or turn on the containerd image store, and try again.")
+OLD_DOCKER_DRIVER_REFUSAL = ("multiple platforms feature is currently not supported for docker driver. "
+                             "Please switch to a different driver (eg. \"docker buildx create --use\")")
+# The docker exporter (`--load`, `type=docker`) of a classic-store daemon takes one image, not an index.
+LOAD_REFUSAL = "docker exporter does not currently support exporting manifest lists"
+
+
+def _list(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
+    notes: list[str] = []
+    js = ctx.run(docker, "buildx", "ls", "--format", "json")
+    if js.timed_out:  # an unreachable node: a second `ls` would only wait as long again
+        return [], notes, f"{js.describe()} (a builder node does not answer)"
+    table = ctx.run(docker, "buildx", "ls")
+    from_table: list[Builder] = []
+    if table.ok:
+        try:
+            from_table = parse_ls_table(table.stdout)
+        except ValueError as exc:
+            notes.append(f"`docker buildx ls` table not understood: {exc}")
+    if js.ok:
+        try:
+            builders = parse_ls_json(js.stdout)
+        except ValueError as exc:
+            notes.append(f"`docker buildx ls --format json` not understood ({exc}); using the table")
+        else:
+            _marks_from_table(builders, from_table)
+            return builders, notes + ["read `docker buildx ls --format json`"], None
+    else:
+        notes.append("`docker buildx ls --format json` is not supported by this buildx (before v0.13); using the table")
+    if from_table:
+        return from_table, notes, None
+    return [], notes, table.last_line
+
+
+def _marks_from_table(builders: list[Builder], table: list[Builder]) -> None:
+    # JSON (v0.13+) marks neither the current builder nor the platforms configured with `--platform`
+    # at `buildx create`; the table marks both with `*`, and both decide where a build goes.
+    by_name = {b.name: b for b in table}
+    for builder in builders:
+        seen = by_name.get(builder.name)
+        if seen is None:
+            continue
+        builder.current = builder.current or seen.current
+        starred = {n.name: set(_configured(n)) for n in seen.nodes}
+        for node in builder.nodes:
+            stars = starred.get(node.name, set())
+            node.platforms = [p + "*" if p.strip() in stars and not p.endswith("*") else p for p in node.platforms]
+
+
+BUILDERS: Fact[tuple[list[Builder], list[str], str | None]] = Fact("buildx builders", _list)
+
+
+def list_builders(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
+    """(builders, notes, problem): `buildx ls --format json` when supported (v0.13+), the table for the
+    current-builder mark (JSON has none) or for everything on older buildx. Once per run."""
+    return ctx.fact(BUILDERS, docker)
+
+
+def current_builder(builders: list[Builder]) -> Builder | None:
+    """The builder a plain `docker buildx build` uses: the one marked current, else `default`."""
+    return next((b for b in builders if b.current), None) or next((b for b in builders if b.name == "default"), None)
+
+
+def _configured(node: Node) -> list[str]:
+    # `*` marks the platforms given at `buildx create --platform`: buildx tries those first.
+    return [p.strip().rstrip("*").strip() for p in node.platforms if p.strip().endswith("*")]
+
+
+def route(builder: Builder, targets: list[str]) -> dict[str, int | None]:
+    """Which node (index) buildx builds each target on, as its node resolver does: when every target is
+    among some node's configured (`*`) platforms, the first such node for each; otherwise, for each
+    target, the first node listing it at all, in the builder's order. None: no node lists it."""
+    nodes = builder.nodes
+    strict = {t: next((i for i, n in enumerate(nodes) if t in _configured(n)), None) for t in targets}
+    if targets and all(i is not None for i in strict.values()):
+        return strict
+    return {t: next((i for i, n in enumerate(nodes) if t in platform_names(n)), None) for t in targets}
+
+
+def native_platform(node: Node, host):
+    """The node's own platform: the first it lists (configured `*` ones come first, then the worker's,
+    native first); ``host`` when it lists none this vocabulary knows."""
+    for name in platform_names(node):
+        try:
+            return parse_platform(name).platform
+        except PlatformError:
+            continue  # darwin/windows nodes, or a spelling this vocabulary lacks
+    return host
+
+
+def node_how(node: Node, target: Target, host) -> str:
+    """"native" or "emulated": the node's own platform decides, not this host's (a node may be remote)."""
+    native = native_platform(node, host)
+    return "native" if native is not None and runs_natively(native, target) else "emulated"
+
+
+def refusal(driver: str, containerd_store: bool, platforms: int, load: bool) -> str | None:
+    """buildx's own error for one invocation of ``platforms`` platforms through ``driver``, or None.
+    Only the daemon's containerd image store holds an image index; the classic store holds one image."""
+    if platforms < 2 or containerd_store:
+        return None
+    if driver == "docker":
+        return DOCKER_DRIVER_REFUSAL
+    if load:
+        return LOAD_REFUSAL
+    return None

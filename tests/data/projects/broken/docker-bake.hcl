@@ -1,0 +1,4 @@
+target "app" {
+  platforms = ["linux/amd64",
+  dockerfile = "Dockerfile"
+}
