@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from mab_doctor.project.commandline import output_effects
 from mab_doctor.project.model import Intent
 
 EXPLICIT = ("--platform", "MAB_PLATFORMS", "default")  # target sources that are not a project file
@@ -50,14 +51,9 @@ def invocations(intent: Intent | None, targets: list[str], sources: Mapping[str,
             if chosen and _runs_here(build.kind, env):
                 label = {"bake": "bake target", "compose": "compose service"}.get(build.kind, f"{build.kind} build")
                 found.append(Invocation(f"{label} {build.name}", str(build.where), chosen, build.engine,
-                                        build.load or any(_is_docker_export(o) for o in build.outputs),
+                                        build.load or output_effects(build.outputs)[0],
                                         build.builder, build.outputs))
     if found or not targets:
         return found
     return [Invocation(f"`docker buildx build --platform {','.join(targets)}`", "", tuple(targets))]
 
-
-def _is_docker_export(output: str) -> bool:
-    # `type=docker` (what --load means) exports into the daemon's image store.
-    fields = dict(part.split("=", 1) for part in output.split(",") if "=" in part)
-    return fields.get("type", "").strip() == "docker"
