@@ -13,6 +13,19 @@ NO_F = ("no F flag: inside a container the kernel looks for {interp} in the cont
         "filesystem, so every foreign RUN step fails with \"no such file or directory\"")
 
 
+NO_C = ("Without C the kernel starts QEMU with the caller's credentials, not the setuid program's, so sudo, su "
+        "or ping fail in emulated RUN steps. C fixes that, at a price: QEMU then runs with the program's "
+        "privileges and any flaw in it is a root exploit (why Debian dropped C). Prefer running such steps "
+        "as root (USER root before them) or without setuid programs; or register the handler with C.")
+
+
+def _setuid_steps(ctx: Context) -> list:
+    # The project's Dockerfiles decide whether the missing C flag matters to this build.
+    if ctx.project is None:
+        return []
+    return [hit for dockerfile in ctx.project.dockerfiles for hit in dockerfile.setuid_as_non_root()]
+
+
 @check(name="binfmt-handlers", title="binfmt_misc handler", category="emulation", per_target=True,
        requires=("binfmt-mount",), fixable=True)
 def binfmt_handlers(ctx: Context) -> list[Result]:
@@ -22,10 +35,13 @@ def binfmt_handlers(ctx: Context) -> list[Result]:
     upstream QEMU's and tonistiigi's different masks all count. For that entry: enabled, the
     interpreter exists, is an ELF for this host and statically linked, the `F` flag is set, and the
     QEMU version is not on the matrix's known-bad list. Shadowed and disabled duplicates are named.
+    The `C` flag is reported, and its absence is a WARN when the project's Dockerfiles run a setuid
+    program (sudo, su, ping, ...) in a RUN step as a non-root USER.
 
     Why it matters: without a handler a foreign RUN step fails with "exec format error"; without
     `F`, or with a dynamically linked interpreter, it works on the host but fails inside every
-    container with "no such file or directory".
+    container with "no such file or directory"; without `C`, an emulated setuid program runs with
+    the caller's credentials ("effective uid is not 0").
 
     How to fix: `sudo mab-doctor --fix` registers the distribution's QEMU handler (installing
     qemu-user-static when no static emulator exists) with `F`, or replaces an entry lacking it;
@@ -112,6 +128,15 @@ def _judge(ctx, name, platform, winner: Entry, handling, details, data, host) ->
         return Result.warn(f"{winner.name} matches only static executables or only PIEs of {name}",
                            fix=register_fix(ctx, platform, winner),
                            remediation="Re-register it with the upstream mask (e_type byte masked with \\xfe).", **say)
+    setuid = _setuid_steps(ctx) if "C" not in winner.flags else []
+    if setuid:
+        program, where, user = setuid[0]
+        details.append("setuid programs run as a non-root USER in this project: "
+                       + ", ".join(f"{p} as {u} ({w})" for p, w, u in setuid))
+        return Result.warn(f"{winner.name} has no C flag, and {where} runs the setuid program {program} as USER "
+                           f"{user}: emulated, it runs without its privileges (sudo: \"effective uid is not 0\", "
+                           f"su: \"must be suid to work properly\")",
+                           remediation=NO_C, **say)
     extra = f", shadows {', '.join(e.name for e in handling.shadowed)}" if handling.shadowed else ""
     ver = f", QEMU {version}" if version else ""
     result = Result.warn if data["garbage"] else Result.ok

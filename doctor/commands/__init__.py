@@ -65,6 +65,11 @@ COMMANDS = (
             ("FILE", None, "a report written by `mab-doctor --format json`"), ("report", "verbosity", "output"),
             "Reads a report written by `mab-doctor --format json` and renders it again; exits with the "
             "exit code the report recorded."),
+    Command("why", "why", "the known cause of a failed build, read from its log",
+            ("LOGFILE", "?", "a failed build's log; - or none: standard input"), ("view", "output"),
+            "Reads a failed docker/buildx/podman/buildah build log (the last 4 MiB) and names the known causes "
+            "with the line that shows each and what to do. Exit 0 when a cause was found, 1 when none is known "
+            "(the last error lines are shown), 2 when the log cannot be read."),
     Command("help", "help", "help for one command", ("COMMAND", "?", "a command name"), ()),
 )
 

@@ -79,6 +79,17 @@ class Dockerfile:
     users: tuple[tuple[str, Where], ...] = ()            # USER lines
     setuid_calls: tuple[tuple[str, Where], ...] = ()     # (program, where) for sudo, su, ping, ... in RUN
 
+    def setuid_as_non_root(self) -> list[tuple[str, Where, str]]:
+        """(program, where, user) of each setuid program a RUN step calls while a non-root USER is in
+        effect: the last USER line above it in the same stage (every FROM starts again as root)."""
+        found = []
+        for program, where in self.setuid_calls:
+            start = max((s.where.line for s in self.stages if s.where.line <= where.line), default=0)
+            users = [u for u, w in self.users if start <= w.line < where.line]
+            if users and users[-1].split(":", 1)[0] not in ("root", "0", ""):
+                found.append((program, where, users[-1]))
+        return found
+
 
 @dataclass(frozen=True)
 class CiSetup:

@@ -324,3 +324,44 @@ def test_the_declaration():
     assert (c.name, c.title, c.category, c.requires, c.per_target, c.fixable) == (
         "binfmt-handlers", "binfmt_misc handler", "emulation", ("binfmt-mount",), True, True)
     assert c.doc.startswith("What it checks: ")
+
+
+def _setuid_project(*lines):
+    from mab_doctor.project.dockerfile import parse_dockerfile
+    from mab_doctor.project.model import Intent
+
+    dockerfile, problems = parse_dockerfile("Dockerfile", "".join(f"{line}\n" for line in lines))
+    assert problems == []
+    return Intent("/p", ("Dockerfile",), dockerfiles=(dockerfile,))
+
+
+def test_a_setuid_step_as_a_non_root_user_makes_the_missing_c_flag_a_warning(make_host, binfmt_tree):
+    files = binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64)})  # Debian 12: flags POF, no C
+    ctx = make_host(files, targets="linux/arm64")
+    ctx.project = _setuid_project("FROM debian:bookworm", "RUN apt-get install -y sudo", "USER app",
+                                  "RUN sudo true")
+    (res,) = binfmt_handlers(ctx)
+    assert res.status is Status.WARN
+    assert res.summary == ("qemu-aarch64 has no C flag, and Dockerfile:4:5 runs the setuid program sudo as USER app: "
+                           "emulated, it runs without its privileges (sudo: \"effective uid is not 0\", su: \"must be suid "
+                           "to work properly\")")
+    assert "setuid programs run as a non-root USER in this project: sudo as app (Dockerfile:4:5)" in res.details
+    assert "USER root" in res.remediation and "root exploit" in res.remediation
+
+
+def test_setuid_steps_as_root_or_in_a_later_stage_do_not_matter(make_host, binfmt_tree):
+    files = binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64)})
+    ctx = make_host(files, targets="linux/arm64")
+    # sudo before USER, as root again, and in a new stage (FROM resets the user to root)
+    ctx.project = _setuid_project("FROM debian:bookworm", "RUN sudo true", "USER app", "USER root",
+                                  "RUN ping -c1 localhost", "USER 1000", "FROM debian:bookworm", "RUN su -c true")
+    (res,) = binfmt_handlers(ctx)
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POF)"
+
+
+def test_with_the_c_flag_setuid_steps_are_fine(make_host, binfmt_tree):
+    files = binfmt_tree({"qemu-aarch64": entry_text(DEBIAN_AARCH64.replace(":OPF", ":OPCF"))})
+    ctx = make_host(files, targets="linux/arm64")
+    ctx.project = _setuid_project("FROM debian:bookworm", "USER app", "RUN sudo true")
+    (res,) = binfmt_handlers(ctx)
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POCF)"
