@@ -1,15 +1,34 @@
-"""docker-daemon: up, down, denied, hung and unreachable endpoints, with captured `docker version`/`docker info`."""
+"""docker-daemon: up, down, denied, hung and unreachable endpoints, with captured `docker version`/`docker info`;
+a daemon in a VM or on another machine."""
 
 import json
 
 import pytest
 
 from elfbuild import build_elf
-from helpers import DOCKER, INFO, VERSION, docker_data
+from helpers import DOCKER, INFO, VERSION, DockerHosts, docker_data
 from mab_doctor.checks.docker_cli import docker_cli
 from mab_doctor.checks.docker_daemon import docker_daemon
 from mab_doctor.core.context import Uname
 from mab_doctor.core.model import Status
+
+# The VM that captured info-20.10.json, as its own uname saw it: that daemon ran on this kernel.
+CAPTURE_KERNEL = "6.18.44-fc-v657"
+CAPTURE_UNAME = Uname(CAPTURE_KERNEL, "x86_64", "Linux", "vm")
+
+
+class KnownHosts(DockerHosts):
+    """DockerHosts whose kernel is the capture VM's unless a test says otherwise: the forced-live
+    contexts would otherwise read the uname of whatever machine runs the tests."""
+
+    def __call__(self, *args, **kw):
+        kw.setdefault("uname_override", CAPTURE_UNAME)
+        return super().__call__(*args, **kw)
+
+
+@pytest.fixture
+def docker_host(make_host, base_host) -> KnownHosts:
+    return KnownHosts(make_host, base_host)
 
 
 def test_daemon_up_shares_one_docker_version_with_the_cli(docker_host):
@@ -90,7 +109,7 @@ def daemon_on(docker_host, machine_files, version="20.10.24+dfsg1", arch="amd64"
     """docker-daemon on a host whose kernel is ``machine`` (uname -m), talking to a daemon of ``arch``."""
     machine, files = machine_files
     return docker_daemon(docker_host(_server(version, arch), info=docker_data("info-20.10.json"), files=files,
-                                     uname_override=Uname("6.1.0", machine)))
+                                     uname_override=Uname(CAPTURE_KERNEL, machine, "Linux", "vm")))
 
 
 def test_a_foreign_root_without_docker_is_skipped_not_failed(make_host, base_host):
@@ -150,3 +169,81 @@ def test_an_unknown_kernel_width_judges_no_daemon_width(docker_host):
 def test_the_check_is_declared_after_docker_cli():
     assert (docker_daemon.name, docker_daemon.category, docker_daemon.requires) == (
         "docker-daemon", "docker", ("docker-cli",))
+
+
+ELSEWHERE_REMEDY = ("Register QEMU inside that VM or machine: `docker run --privileged --rm tonistiigi/binfmt "
+                    "--install all` runs there, through the same daemon (Docker Desktop and OrbStack ship "
+                    "their own emulation); judge the host checks' binfmt_misc findings on that machine.")
+NOT_HERE = "the Docker daemon does not run on this machine: "
+NOT_THESE_HANDLERS = "; this host's binfmt_misc handlers are not the ones its builds use"
+
+
+def test_a_daemon_on_this_kernel_is_not_elsewhere(docker_host):
+    res = docker_daemon(docker_host.up())
+    assert res.status is Status.OK and res.data["elsewhere"] is None
+
+
+def test_docker_desktop_is_named_with_its_vm_kernel(docker_host):
+    ctx = docker_host(docker_data("version-28-client-20.10-server.json"), info=docker_data("info-docker-desktop.json"))
+    res = docker_daemon(ctx)
+    reason = "Docker Desktop runs the daemon in its own VM (kernel 6.10.14-linuxkit)"
+    assert res.status is Status.WARN
+    assert res.summary == NOT_HERE + reason + NOT_THESE_HANDLERS
+    assert res.remediation == ELSEWHERE_REMEDY
+    assert res.data["elsewhere"] == reason
+    assert res.details[1] == ("daemon: docker-desktop, Docker Desktop, kernel 6.10.14-linuxkit; "
+                              "this machine: vm, kernel 6.18.44-fc-v657")
+
+
+def test_orbstack_is_named(docker_host):
+    res = docker_daemon(docker_host(docker_data("version-28-client-20.10-server.json"),
+                                    info=docker_data("info-orbstack.json")))
+    assert res.status is Status.WARN
+    assert res.data["elsewhere"] == "OrbStack runs the daemon in its own VM (kernel 6.12.5-orbstack-00287-gf8da5d508983)"
+
+
+def test_a_daemon_elsewhere_is_not_judged_against_this_hosts_width(docker_host):
+    # A 32-bit daemon on a 64-bit kernel would warn if it ran here; over ssh it does not run here.
+    ctx = docker_host(_server(arch="arm"), info=docker_data("info-20.10.json"), files=PI_4_ARMHF_ON_64BIT_KERNEL[1],
+                      env={"DOCKER_HOST": "ssh://builder@arm-box"},
+                      uname_override=Uname(CAPTURE_KERNEL, "aarch64", "Linux", "vm"))
+    res = docker_daemon(ctx)
+    assert res.status is Status.WARN
+    assert res.summary == NOT_HERE + "DOCKER_HOST=ssh://builder@arm-box: the daemon is on another machine" + \
+        NOT_THESE_HANDLERS
+
+
+def test_a_local_socket_to_another_kernel_is_found_by_the_kernel_rule(docker_host):
+    # The captured daemon's kernel against a host whose uname -r is 6.1.0 (a daemon inside a VM or
+    # a container runtime VM that forwards its socket to a local path).
+    res = docker_daemon(docker_host.up(uname_override=Uname("6.1.0", "x86_64", "Linux", "vm")))
+    assert res.status is Status.WARN
+    assert res.data["elsewhere"] == "the daemon's kernel is 6.18.44-fc-v657, this machine's is 6.1.0"
+
+
+def test_a_colima_context_is_read_from_the_clis_context_store(docker_host):
+    import hashlib
+    version = json.loads(docker_data("version-28-client-20.10-server.json"))
+    version["Client"]["Context"] = "colima"
+    meta = f"/root/.docker/contexts/meta/{hashlib.sha256(b'colima').hexdigest()}/meta.json"
+    files = {meta: json.dumps({"Name": "colima", "Metadata": {"Description": "colima"},
+                               "Endpoints": {"docker": {"Host": "unix:///root/.colima/default/docker.sock",
+                                                        "SkipTLSVerify": False}}})}
+    res = docker_daemon(docker_host(json.dumps(version), info=docker_data("info-20.10.json"), files=files))
+    assert res.status is Status.WARN
+    assert res.data["elsewhere"] == "Colima runs the daemon in its Lima VM (kernel 6.18.44-fc-v657)"
+
+
+def test_an_unreadable_context_store_leaves_the_kernel_rule(docker_host):
+    version = json.loads(docker_data("version-28-client-20.10-server.json"))
+    version["Client"]["Context"] = "gone"
+    res = docker_daemon(docker_host(json.dumps(version), info=docker_data("info-20.10.json")))
+    assert res.status is Status.OK and res.data["elsewhere"] is None
+
+
+def test_a_config_json_that_is_not_an_object_names_no_context(docker_host):
+    version = json.loads(docker_data("version-28-client-20.10-server.json"))
+    version["Client"].pop("Context", None)  # the CLI did not say: config.json's currentContext would
+    res = docker_daemon(docker_host(json.dumps(version), info=docker_data("info-20.10.json"),
+                                    files={"/root/.docker/config.json": "[1, 2]"}))
+    assert res.status is Status.OK and res.data["elsewhere"] is None
