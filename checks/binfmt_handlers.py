@@ -5,7 +5,7 @@ from __future__ import annotations
 from mab_doctor.api import Context, Result, check
 from mab_doctor.emulation.binfmt import Entry, find_handling, listing
 from mab_doctor.emulation.qemu import inspect_interpreter, qemu_version
-from mab_doctor.fix.plan import enable_entry_fix, register_fix
+from mab_doctor.fix.plan import c_flag_fix, enable_entry_fix, register_fix
 from mab_doctor.host.hostinfo import host_facts, is_native
 from mab_doctor.host.matrix import requirement, version_lt
 
@@ -16,7 +16,8 @@ NO_F = ("no F flag: inside a container the kernel looks for {interp} in the cont
 NO_C = ("Without C the kernel starts QEMU with the caller's credentials, not the setuid program's, so sudo, su "
         "or ping fail in emulated RUN steps. C fixes that, at a price: QEMU then runs with the program's "
         "privileges and any flaw in it is a root exploit (why Debian dropped C). Prefer running such steps "
-        "as root (USER root before them) or without setuid programs; or register the handler with C.")
+        "as root (USER root before them) or without setuid programs; or accept the trade-off: "
+        "`sudo mab-doctor --fix --add-c-flag` re-registers the handler with C.")
 
 
 def _setuid_steps(ctx: Context) -> list:
@@ -45,7 +46,8 @@ def binfmt_handlers(ctx: Context) -> list[Result]:
 
     How to fix: `sudo mab-doctor --fix` registers the distribution's QEMU handler (installing
     qemu-user-static when no static emulator exists) with `F`, or replaces an entry lacking it;
-    `mab-doctor undo` reverts that exactly.
+    `mab-doctor undo` reverts that exactly. `--fix --add-c-flag` also adds `C` (opt-in: QEMU then
+    runs with the setuid program's privileges).
     """
     host = host_facts(ctx).platform
     found = listing(ctx)
@@ -136,7 +138,7 @@ def _judge(ctx, name, platform, winner: Entry, handling, details, data, host) ->
         return Result.warn(f"{winner.name} has no C flag, and {where} runs the setuid program {program} as USER "
                            f"{user}: emulated, it runs without its privileges (sudo: \"effective uid is not 0\", "
                            f"su: \"must be suid to work properly\")",
-                           remediation=NO_C, **say)
+                           fix=c_flag_fix(winner), remediation=NO_C, **say)
     extra = f", shadows {', '.join(e.name for e in handling.shadowed)}" if handling.shadowed else ""
     ver = f", QEMU {version}" if version else ""
     result = Result.warn if data["garbage"] else Result.ok

@@ -72,8 +72,8 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
     names, args = (operands, ()) if command.name in ("run", "fix") else ((), operands)
     if get("verbose") and get("quiet"):
         raise UsageError("-v and -q cannot be combined")
-    if command is RUN and (get("dry_run") or get("yes") or get("persist")):
-        raise UsageError("--dry-run, --yes and --persist only go with --fix")
+    if command is RUN and (get("dry_run") or get("yes") or get("persist") or get("add_c_flag")):
+        raise UsageError("--dry-run, --yes, --persist and --add-c-flag only go with --fix")
     if command.name == "fix" and _sinks(ns) != (Sink("text"),):
         raise UsageError("--fix shows its plan and results as text on the terminal; --format and --output "
                          "apply to plain runs")
@@ -88,7 +88,7 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
         quiet=get("quiet"), color="never" if ci else get("color", "auto"),
         timeout=check_timeout(get("timeout", 10.0)), root=check_root(get("root", "/")),
         plugins=not get("no_plugins"), dry_run=get("dry_run"), yes=get("yes"), persist=get("persist"),
-        force=get("force"),
+        add_c_flag=get("add_c_flag"), force=get("force"),
         deep=get("deep"), jobs=check_jobs(get("jobs", Options.jobs)))
 
 

@@ -103,6 +103,9 @@ def _fix_switches(p, with_flag: bool):
     p.add_argument("--dry-run", action="store_true", help="with --fix: print the exact plan, change nothing")
     p.add_argument("--yes", action="store_true", help="with --fix: apply without asking")
     p.add_argument("--persist", action="store_true", help="with --fix: also write /etc/binfmt.d files")
+    p.add_argument("--add-c-flag", action="store_true",
+                   help="with --fix: also add the C flag to QEMU handlers (setuid programs keep their privileges "
+                        "under emulation; QEMU then runs with them)")
 
 
 def _output(p):

@@ -37,7 +37,8 @@ def _fix(opts: Options, console) -> int:
 
     with nullcontext() if opts.dry_run else fix_lock():
         before = _checked(opts)
-        plan = make_plan(before.outcomes, persist=opts.persist)
+        # add_c_flag only when asked: make_plan stand-ins that predate the option keep working.
+        plan = make_plan(before.outcomes, persist=opts.persist, **({"add_c_flag": True} if opts.add_c_flag else {}))
         if not opts.dry_run and os.geteuid() != 0 and plan.needs_root:
             print(NEEDS_ROOT, file=sys.stderr)  # one line, nothing changed
             return 1
@@ -92,9 +93,7 @@ def _show(console, opts: Options, run: _Run, title: str) -> None:
 
 def _show_plan(console, plan, report, opts: Options) -> None:
     """The plan as commands (never wrapped: each must paste whole), or why there is nothing to do."""
-    held = len(plan.held_back)
-    persist_hint = (f"{held} step{'s' if held != 1 else ''} would also make the handlers survive a reboot: "
-                    f"add --persist to include {'them' if held != 1 else 'it'}.") if held else ""
+    hints = _held_hints(plan)
     if plan.actions:
         steps = len(plan.actions)
         console.print(f"\nPlan ({steps} step{'s' if steps > 1 else ''}):")
@@ -102,18 +101,39 @@ def _show_plan(console, plan, report, opts: Options) -> None:
             root = "sudo " if action.needs_root else ""
             console.print(f"  {i}. {root}{shlex.join(action.argv)}", markup=False, highlight=False,
                           soft_wrap=True)
-        if persist_hint:
-            console.print(f"Not in this plan: {persist_hint}", markup=False)
+        if hints:
+            console.print(f"Not in this plan: {' '.join(hints)}", markup=False)
         if opts.dry_run:
             console.print("Dry run: nothing was changed.")
         return
     # Every empty plan starts with the same words; what follows says why.
-    reasons = [persist_hint] if persist_hint else []
+    reasons = list(hints)
     if plan.unfixable:
         reasons.append("no automatic fix for " + ", ".join(plan.unfixable)
                        + ": follow the remediation under each row above.")
     console.print("\nNothing to change: " + (" ".join(reasons) if reasons
                                               else "no selected check reported a problem."), markup=False)
+
+
+# Why each option's steps are held back until it is given: what they would do, and its price.
+_HELD = {
+    "--persist": ("would also make the handlers survive a reboot", ""),
+    "--add-c-flag": ("would add the C flag, so setuid programs keep their privileges under emulation",
+                     " (opt-in: QEMU then runs with the setuid program's credentials, so a flaw in QEMU "
+                     "becomes a privilege escalation)"),
+}
+
+
+def _held_hints(plan) -> list[str]:
+    """One sentence per option whose steps the plan held back."""
+    options = plan.held_for or ("--persist",) * len(plan.held_back)  # a Plan made without held_for
+    hints = []
+    for option in dict.fromkeys(options):
+        count = options.count(option)
+        what, price = _HELD.get(option, ("are held back", ""))
+        hints.append(f"{count} step{'s' if count != 1 else ''} {what}: add {option} to include "
+                     f"{'them' if count != 1 else 'it'}{price}.")
+    return hints
 
 
 def _confirm(opts: Options, console) -> bool:

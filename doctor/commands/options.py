@@ -55,6 +55,7 @@ class Options:
     dry_run: bool = False
     yes: bool = False
     persist: bool = False
+    add_c_flag: bool = False              # --add-c-flag (with --fix)
     force: bool = False                   # undo --force
     deep: bool = False
     jobs: int = 8                         # --jobs (hidden); the runner's DEFAULT_JOBS by default

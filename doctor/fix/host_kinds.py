@@ -76,7 +76,7 @@ class FileKind(ActionKind):
 
 
 class Persist(FileKind):
-    kind, phase, only_with_persist, mode = "persist", 7, True, 0o644  # systemd-binfmt reads it; anyone may
+    kind, phase, opt_in, mode = "persist", 7, "--persist", 0o644  # systemd-binfmt reads it; anyone may
 
     def describe(self, action: Action) -> str:
         return f"write {action.subject} so the handler is registered again at boot: {action.line}"

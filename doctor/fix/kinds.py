@@ -34,7 +34,7 @@ class ActionKind:
     kind: str = ""
     phase: int = 0             # apply order within a plan, lowest first
     needs_root: bool = True
-    only_with_persist = False  # planned only when the user asks for changes that survive a reboot
+    opt_in = ""                # the --fix option without which plans hold this kind's steps back ("" none)
 
     def describe(self, action: Action) -> str:
         """What the action does, in words for a person."""

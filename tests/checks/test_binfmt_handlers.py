@@ -347,6 +347,11 @@ def test_a_setuid_step_as_a_non_root_user_makes_the_missing_c_flag_a_warning(mak
                            "to work properly\")")
     assert "setuid programs run as a non-root USER in this project: sudo as app (Dockerfile:4:5)" in res.details
     assert "USER root" in res.remediation and "root exploit" in res.remediation
+    # The fix re-registers Debian's definition with C, planned only with --add-c-flag.
+    with_c = DEBIAN_AARCH64.replace(":M::", ":M:0:").replace(":OPF", ":POCF")
+    assert [(a.kind, a.subject, a.line) for a in res.fix.actions] == [("unregister", "qemu-aarch64", ""),
+                                                                       ("register", "qemu-aarch64", with_c)]
+    assert res.fix.opt_in == "--add-c-flag" and "--fix --add-c-flag" in res.remediation
 
 
 def test_setuid_steps_as_root_or_in_a_later_stage_do_not_matter(make_host, binfmt_tree):
@@ -364,4 +369,4 @@ def test_with_the_c_flag_setuid_steps_are_fine(make_host, binfmt_tree):
     ctx = make_host(files, targets="linux/arm64")
     ctx.project = _setuid_project("FROM debian:bookworm", "USER app", "RUN sudo true")
     (res,) = binfmt_handlers(ctx)
-    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POCF)"
+    assert res.status is Status.OK and res.summary == "qemu-aarch64 (flags POCF)" and res.fix is None
