@@ -5,7 +5,7 @@ from __future__ import annotations
 from mab_doctor.api import Context, Result, check
 from mab_doctor.engines.builders import (DOCKER_DRIVER_REFUSAL, OLD_DOCKER_DRIVER_REFUSAL, current_builder,
                                          list_builders, node_how, refusal, route)
-from mab_doctor.engines.buildx import Builder, find_candidates, platform_names, plugin_dirs
+from mab_doctor.engines.buildx import Builder, has_plugin, platform_names
 from mab_doctor.engines.docker import docker_facts
 from mab_doctor.host.hostinfo import host_facts
 from mab_doctor.host.platforms import parse_platform
@@ -105,7 +105,7 @@ def build_path(ctx: Context) -> list[Result]:
     facts = docker_facts(ctx)
     if not facts.up or not facts.binary:
         return [Result.skip(f"{facts.problem}: no builder to judge", remediation=f"{facts.remedy} Then run again.")]
-    if not find_candidates(ctx, plugin_dirs(ctx)[0])[0]:
+    if not has_plugin(ctx):
         return [Result.skip("no docker-buildx plugin: no builder to judge (see buildx)",
                             remediation="Install the buildx plugin (see buildx).")]
     builders, notes, problem = list_builders(ctx, facts.binary)

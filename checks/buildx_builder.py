@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mab_doctor.api import Context, Result, check
 from mab_doctor.engines.builders import current_builder, list_builders, native_platform, node_how, route
-from mab_doctor.engines.buildx import Builder, find_candidates, plugin_dirs
+from mab_doctor.engines.buildx import Builder, has_plugin
 from mab_doctor.engines.docker import docker_facts
 from mab_doctor.host.hostinfo import host_facts
 from mab_doctor.host.platforms import Target
@@ -36,7 +36,7 @@ def buildx_builder(ctx: Context) -> list[Result]:
         return [Result.skip(f"{facts.problem}: builders cannot be listed",
                             details=[facts.message] if facts.message else [],
                             remediation=f"{facts.remedy} Then run this check again.")]
-    if not find_candidates(ctx, plugin_dirs(ctx)[0])[0]:  # buildx WARNs (Podman builds instead) but has none
+    if not has_plugin(ctx):  # buildx WARNs (Podman builds instead) but has none
         return [Result.skip("no docker-buildx plugin: no builder to check (see buildx)",
                             remediation="Install the buildx plugin (see buildx).")]
     builders, notes, problem = list_builders(ctx, facts.binary)

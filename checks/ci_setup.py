@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mab_doctor.api import Context, Result, check
 from mab_doctor.core.model import Status
-from mab_doctor.engines.builders import refusal
+from mab_doctor.engines.builders import DOCKER_DRIVER_REFUSAL, refusal
 from mab_doctor.host.platforms import PlatformError, parse_platform, runs_natively
 
 RUNNER = parse_platform("linux/amd64").platform  # hosted GitHub and GitLab runners
@@ -95,8 +95,9 @@ def _job(setup) -> Result:
     for build in setup.builds:
         refused = refusal(driver, False, len(build.platforms), build.load) if build.engine == "buildx" else None
         if refused:
-            how = "through the docker driver" if driver == "docker" else "loaded into the classic image store"
-            fix = CONTAINER_DRIVER if driver == "docker" else PUSH
+            driver_refused = refused == DOCKER_DRIVER_REFUSAL
+            how = "through the docker driver" if driver_refused else "loaded into the classic image store"
+            fix = CONTAINER_DRIVER if driver_refused else PUSH
             found.append((Status.FAIL, f"{_at(build.where)}: {job} builds {len(build.platforms)} platforms {how}: buildx "
                                        f"refuses it: \"{refused.replace(chr(10), ' ')}\"", fix + "."))
     return _row(setup, driver, found)

@@ -184,3 +184,12 @@ def test_gitlab_broken_and_odd_shapes(tmp_path):
     files = _write(tmp_path, ".gitlab-ci.yml", "a: 1\nb: [1]\nc:\n  script: 7\n")
     (c,), problems = read_gitlab_ci(files, ".gitlab-ci.yml")
     assert (c.job, c.builds, problems) == ("c", (), [])
+
+
+def test_gitlab_variables_that_would_expand_without_bound_stay_as_written():
+    # 2000 references to a 20 000-character value would be 40 million characters: refused, kept as written.
+    from mab_doctor.project.workflows import _variables
+
+    found = _variables({"A": "$B" * 2000, "B": "x" * 20000})
+    assert found == {"A": "$B" * 2000, "B": "x" * 20000}
+    assert _variables({"A": "${B}-$B", "B": "arm64"}) == {"A": "arm64-arm64", "B": "arm64"}

@@ -126,7 +126,7 @@ _HELD = {
 
 def _held_hints(plan) -> list[str]:
     """One sentence per option whose steps the plan held back."""
-    options = plan.held_for or ("--persist",) * len(plan.held_back)  # a Plan made without held_for
+    options = plan.held_for
     hints = []
     for option in dict.fromkeys(options):
         count = options.count(option)

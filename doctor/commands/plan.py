@@ -35,7 +35,7 @@ def main(opts: Options) -> int:
         raise UsageError("plan takes no arguments (use --project DIR for another directory)")
     intent = read_project(opts)
     targets, sources = project_targets(opts, intent)
-    data = plan_data(intent, [(str(t), sources.get(str(t), opts.target_source)) for t in targets])
+    data = plan_data(intent, [(str(t), sources[str(t)]) for t in targets])
     if opts.format == "json":
         emit(opts, lambda _f: as_json(data))
     else:

@@ -8,8 +8,8 @@ import sys
 
 from mab_doctor.commands.options import Options, UsageError, shown
 from mab_doctor.commands.output import as_json, emit
+from mab_doctor.engines.failures import MAX_CHARS as MAX_READ  # the classifier's own bound: read no more
 
-MAX_READ = 4 * 1024 * 1024   # the cause of a failure is at the end of its log: only the last 4 MiB are kept
 _CHUNK = 1024 * 1024
 MAX_TOTAL = 256 * 1024 * 1024  # an endless stream (`yes |`, a device) is cut here: no build log is that long
 SCHEMA = "mab-doctor/why/v1"

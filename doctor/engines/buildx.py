@@ -53,6 +53,11 @@ def find_candidates(ctx: "Context", dirs: list[str]) -> tuple[list[tuple[int, st
     return found, notes
 
 
+def has_plugin(ctx: "Context") -> bool:
+    """Whether the CLI would find any docker-buildx plugin at all (the builder checks need one)."""
+    return bool(find_candidates(ctx, plugin_dirs(ctx)[0])[0])
+
+
 def validate_metadata(text: str) -> tuple[dict | None, str | None]:
     """(metadata, None) when the JSON passes docker/cli's checks, else (data or None, the exact problem)."""
     try:

@@ -6,12 +6,12 @@ With deep=True the image's filesystem is read too: Docker via `docker create` + 
 
 from __future__ import annotations
 
-import json
 import os
 import tarfile
 import tempfile
 from typing import TYPE_CHECKING, Iterator
 
+from mab_doctor.core.jsonout import json_documents
 from mab_doctor.host import platforms
 from mab_doctor.inspection.elffiles import TreeFile, one_line, scan_tree, walk_files
 
@@ -44,11 +44,8 @@ def docker_lookup(ctx: "Context", ref: str) -> dict | None:
     res = docker_run(ctx, "image", "inspect", "--format", "{{json .}}", ref)
     if res is None or not res.ok:
         return None
-    try:
-        doc = json.loads(res.stdout.strip().splitlines()[0])
-    except (ValueError, IndexError, RecursionError):  # garbage, nothing, or nested deeper than Python parses
-        return None
-    return doc if isinstance(doc, dict) else None
+    docs = json_documents(res.stdout)
+    return docs[0] if docs else None
 
 
 def podman_lookup(ctx: "Context", ref: str) -> tuple[str, dict] | None:
@@ -59,12 +56,8 @@ def podman_lookup(ctx: "Context", ref: str) -> tuple[str, dict] | None:
     res = ctx.run(binary, "image", "inspect", ref)
     if not res.ok:
         return None
-    try:
-        data = json.loads(res.stdout)
-        doc = data[0] if isinstance(data, list) else data
-    except (ValueError, IndexError, KeyError, RecursionError):
-        return None
-    return (binary, doc) if isinstance(doc, dict) else None
+    docs = json_documents(res.stdout)
+    return (binary, docs[0]) if docs else None
 
 
 def _tar_files(tar: tarfile.TarFile) -> Iterator[TreeFile]:

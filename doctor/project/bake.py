@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mab_doctor.host.platforms import PlatformError, parse_platform
+from mab_doctor.project.commandline import output_effects
 from mab_doctor.project.files import ProjectFiles
 from mab_doctor.project.model import Build, Platform, Problem, Where
 from mab_doctor.project.bakevars import interpolate, variables_of
@@ -156,10 +157,6 @@ def _outputs(value: Any) -> tuple[str, ...]:
     return tuple(specs)
 
 
-def _fields(spec: str) -> dict[str, str]:
-    return {k.strip().lower(): v.strip() for k, _, v in (part.partition("=") for part in spec.split(","))}
-
-
 def _dockerfile(context: str, dockerfile: Any) -> str | None:
     if "://" in context or context.startswith(("git@", "target:")) or not isinstance(dockerfile, str):
         return None
@@ -222,14 +219,12 @@ def _build(label: str, attrs: dict[str, tuple[Any, Where]], where: Where, variab
 
     platforms = _platforms(get("platforms"), attrs["platforms"][1], problems) if "platforms" in attrs else ()
     outputs = _outputs(get("output"))
-    fields = [_fields(spec) for spec in outputs]
+    load, push = output_effects(outputs)
     context = get("context", ".")
     context = context if isinstance(context, str) else "."
     dockerfile = None if "dockerfile-inline" in attrs else _dockerfile(context, get("dockerfile", "Dockerfile"))
     return Build(kind="bake", name=label, where=where, platforms=platforms, engine="buildx",
-                 load=any(f.get("type") == "docker" for f in fields),
-                 push=any(f.get("type") == "registry" or f.get("push") == "true" for f in fields),
-                 outputs=outputs, dockerfile=dockerfile, context=context)
+                 load=load, push=push, outputs=outputs, dockerfile=dockerfile, context=context)
 
 
 def parse_bake(texts: list[tuple[str, str]], env: Mapping[str, str]) -> tuple[list[Build], list[Problem]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from mab_doctor.project.commandline import output_effects
 from mab_doctor.project.model import Intent
 
 EXPLICIT = ("--platform", "MAB_PLATFORMS", "default")  # target sources that are not a project file
@@ -51,7 +50,7 @@ def invocations(intent: Intent | None, targets: list[str], sources: Mapping[str,
             if chosen and _runs_here(build.kind, env):
                 label = {"bake": "bake target", "compose": "compose service"}.get(build.kind, f"{build.kind} build")
                 found.append(Invocation(f"{label} {build.name}", str(build.where), chosen, build.engine,
-                                        build.load or output_effects(build.outputs)[0],
+                                        build.load,
                                         build.builder, build.outputs))
     if found or not targets:
         return found

@@ -65,6 +65,14 @@ def expand(text: str, pattern: re.Pattern[str], value: Callable[[re.Match[str]],
     return "".join(pieces)
 
 
+def expand_or_keep(text: str, pattern: re.Pattern[str], value: Callable[[re.Match[str]], str]) -> str:
+    """`expand` with a fresh budget; text that would grow past it is kept as written (unresolved)."""
+    try:
+        return expand(text, pattern, value)
+    except ExpansionTooLarge:
+        return text
+
+
 def substitute(text: str, values: Mapping[str, str]) -> str:
     """Apply `$V`, `${V}`, `${V:-default}`, `${V:+alternative}` (and the forms without the colon), as a
     Dockerfile does; raises ExpansionTooLarge past LIMIT characters."""

@@ -11,7 +11,8 @@ from mab_doctor.host.platforms import PlatformError, parse_platform
 from mab_doctor.project.commandline import (command_words, dockerfile_path, output_effects, parse_build_command,
                                             platforms_from, split_shell_lines)
 from mab_doctor.project.files import ProjectFiles
-from mab_doctor.project.model import Build, CiSetup, Platform, Problem, Where
+from mab_doctor.project.model import Build, CiSetup, Problem, Where
+from mab_doctor.project.substitute import expand_or_keep
 
 _MATRIX = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -37,10 +38,7 @@ def _load(files: ProjectFiles, path: str, problems: list[Problem]) -> Any:
     from mab_doctor.project.yamlfile import YamlMap, load_yaml  # PyYAML only once a YAML file is read
 
     text, why = files.read_text(path)
-    if text is None:
-        problems.append(Problem(Where(path), why or "not read"))
-        return None
-    data, problem = load_yaml(text, path)
+    data, problem = load_yaml(text, path) if text is not None else (None, Problem(Where(path), why or "not read"))
     if problem is not None:
         problems.append(problem)
         return None
@@ -76,7 +74,7 @@ def _qemu_platforms(texts: list[str], where: Where, problems: list[Problem]) -> 
             problems.append(Problem(where, f"QEMU platforms {text!r} cannot be resolved here"))
             return ()
         try:
-            name = str(parse_platform(text if "/" in text else "linux/" + text))
+            name = str(parse_platform(text))  # bare `arm64` parses too
         except PlatformError as exc:
             problems.append(Problem(where, str(exc)))
             name = text  # kept as written: dropping it would read as "all"
@@ -86,7 +84,9 @@ def _qemu_platforms(texts: list[str], where: Where, problems: list[Problem]) -> 
 
 
 def _substitute(words: list[str], variables: Mapping[str, str]) -> list[str]:
-    return [_VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), w) for w in words]
+    # Bounded like every expansion of project files: a word that would grow past it stays unresolved.
+    return [expand_or_keep(w, _VARIABLE, lambda m: variables.get(m.group(1) or m.group(2), m.group(0)))
+            for w in words]
 
 
 def _scan_script(job: _Job, script: str, line_of: Callable[[int], int], file: str, kind: str, name: str,

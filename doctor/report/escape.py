@@ -5,17 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# XML 1.0 cannot carry C0 controls or lone surrogates at all, not even as &#NN; references (the
-# Char production), so one from a host file would make the whole report unreadable. CR, DEL and
-# the C1 block are legal XML but are escaped too: every format may be printed on a terminal, where
-# CR rewrites the line and U+009B starts an escape sequence. The same set serves GitHub workflow
-# commands and Markdown: a NUL would become U+FFFD in the viewer, and a surrogate cannot be written
-# to a UTF-8 file at all.
-_NOT_XML = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# A terminal is stricter: ESC (and the C1 CSI, U+009B) start escape sequences that would recolour
-# or rewrite the screen, CR returns to the start of the line, DEL and the C1 block print oddly.
-_NOT_TERMINAL = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
+# One set for every format. XML 1.0 cannot carry C0 controls or lone surrogates at all, not even as
+# &#NN; references (the Char production), so one from a host file would make the whole report
+# unreadable. CR, DEL and the C1 block are legal XML but are escaped too, because every format may be
+# printed on a terminal: ESC and the C1 CSI (U+009B) start escape sequences that recolour or rewrite
+# the screen, CR returns to the start of the line. GitHub workflow commands and Markdown take the same
+# set: a NUL would become U+FFFD in the viewer, and a surrogate cannot be written to a UTF-8 file.
+_UNSAFE = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
@@ -26,9 +22,9 @@ def _visible(match: re.Match[str]) -> str:
 
 def xml_text(value: Any) -> str:
     """``value`` as text XML can hold: characters it forbids become visible \\xNN escapes."""
-    return _NOT_XML.sub(_visible, str(value))
+    return _UNSAFE.sub(_visible, str(value))
 
 
 def terminal_text(value: Any) -> str:
     """``value`` as text safe to print on a terminal: control characters become visible escapes."""
-    return _NOT_TERMINAL.sub(_visible, str(value))
+    return _UNSAFE.sub(_visible, str(value))
