@@ -8,6 +8,7 @@ from mab_doctor.checks.binfmt_mount import binfmt_mount
 from mab_doctor.checks.binfmt_persist import binfmt_persist
 from mab_doctor.checks.buildx import buildx
 from mab_doctor.checks.build_path import build_path
+from mab_doctor.checks.build_probe import build_probe
 from mab_doctor.checks.buildx_builder import buildx_builder
 from mab_doctor.checks.ci_setup import ci_setup
 from mab_doctor.checks.docker_cli import docker_cli
@@ -44,4 +45,5 @@ BUILTIN = (
     base_images,
     podman,
     ci_setup,
+    build_probe,
 )

@@ -20,13 +20,6 @@ NO_C = ("Without C the kernel starts QEMU with the caller's credentials, not the
         "`sudo mab-doctor --fix --add-c-flag` re-registers the handler with C.")
 
 
-def _setuid_steps(ctx: Context) -> list:
-    # The project's Dockerfiles decide whether the missing C flag matters to this build.
-    if ctx.project is None:
-        return []
-    return [hit for dockerfile in ctx.project.dockerfiles for hit in dockerfile.setuid_as_non_root()]
-
-
 @check(name="binfmt-handlers", title="binfmt_misc handler", category="emulation", per_target=True,
        requires=("binfmt-mount",), fixable=True)
 def binfmt_handlers(ctx: Context) -> list[Result]:
@@ -130,7 +123,8 @@ def _judge(ctx, name, platform, winner: Entry, handling, details, data, host) ->
         return Result.warn(f"{winner.name} matches only static executables or only PIEs of {name}",
                            fix=register_fix(ctx, platform, winner),
                            remediation="Re-register it with the upstream mask (e_type byte masked with \\xfe).", **say)
-    setuid = _setuid_steps(ctx) if "C" not in winner.flags else []
+    # The project's Dockerfiles decide whether the missing C flag matters to this build.
+    setuid = ctx.project.setuid_steps if "C" not in winner.flags and ctx.project is not None else []
     if setuid:
         program, where, user = setuid[0]
         details.append("setuid programs run as a non-root USER in this project: "

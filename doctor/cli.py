@@ -88,7 +88,7 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
         quiet=get("quiet"), color="never" if ci else get("color", "auto"),
         timeout=check_timeout(get("timeout", 10.0)), root=check_root(get("root", "/")),
         plugins=not get("no_plugins"), dry_run=get("dry_run"), yes=get("yes"), persist=get("persist"),
-        add_c_flag=get("add_c_flag"), force=get("force"),
+        add_c_flag=get("add_c_flag"), build=get("build"), force=get("force"),
         deep=get("deep"), jobs=check_jobs(get("jobs", Options.jobs)))
 
 

@@ -77,6 +77,8 @@ def _verbosity(p):
 
 def _checks(p):
     p.add_argument("--strict", action="store_true", help="WARN also fails (exit 1)")
+    p.add_argument("--build", action="store_true", help="also prove each target with a tiny offline build through "
+                   "your builder (the build-probe check; --fix always runs it afterwards)")
     _verbosity(p)
     p.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=argparse.SUPPRESS)
     _plugins(p)

@@ -24,7 +24,7 @@ def selected_checks(opts: Options) -> tuple[list, list]:
 
     reg = registry(opts)
     try:
-        checks = select(reg.checks, opts.names)
+        checks = select(reg.checks, opts.names, opt_in=opts.build)
     except UnknownCheck as exc:
         raise UsageError(f"unknown check {shown(exc.args[0])} (known: {', '.join(reg.names)})") from None
     return checks, [p for p in reg.problems if not opts.names or p.name in opts.names]

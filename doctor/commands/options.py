@@ -56,6 +56,7 @@ class Options:
     yes: bool = False
     persist: bool = False
     add_c_flag: bool = False              # --add-c-flag (with --fix)
+    build: bool = False                   # --build: the opt-in build probe runs too
     force: bool = False                   # undo --force
     deep: bool = False
     jobs: int = 8                         # --jobs (hidden); the runner's DEFAULT_JOBS by default

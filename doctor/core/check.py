@@ -32,6 +32,7 @@ class Check:
     fixable: bool = False
     doc: str = ""
     source: str = "builtin"
+    opt_in: bool = False  # runs only when named, or asked for by its option (build-probe: --build)
 
     def __call__(self, ctx: "Context") -> RunResult:
         return self.run(ctx)
@@ -52,11 +53,11 @@ class Check:
 
 
 def check(*, name: str, title: str, category: str, requires: Iterable[str] = (),
-          per_target: bool = False, fixable: bool = False) -> Callable[[Callable], Check]:
+          per_target: bool = False, fixable: bool = False, opt_in: bool = False) -> Callable[[Callable], Check]:
     """Turn a ``run(ctx)`` function into a Check; its docstring becomes ``explain`` text."""
 
     def wrap(fn: Callable) -> Check:
         return Check(name=name, title=title, category=category, run=fn, requires=tuple(requires),
-                     per_target=per_target, fixable=fixable, doc=inspect.getdoc(fn) or "")
+                     per_target=per_target, fixable=fixable, doc=inspect.getdoc(fn) or "", opt_in=opt_in)
 
     return wrap

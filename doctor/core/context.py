@@ -17,6 +17,7 @@ from mab_doctor.core.facts import Fact, FactStore
 from mab_doctor.core.hostfs import DEFAULT_LIMIT, DiskSpace, FileRead, Found, HostFS
 from mab_doctor.core.hostlibs import DistroInfo, private_procfs, read_distro
 from mab_doctor.core.tasks import TaskPool
+from mab_doctor.core.unixhttp import HttpAnswer, Requester, refusing_request, unix_request
 
 DEFAULT_TIMEOUT = 10.0
 # psutil.PROCFS_PATH is one global of the process: every Context borrows it under this lock.
@@ -41,6 +42,7 @@ class Context:
 
     root: Path = Path("/")
     runner: CommandRunner | None = None
+    requester: Requester | None = None  # API requests over unix sockets; real only on this machine's own "/"
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     targets: tuple[Any, ...] = ()  # mab_doctor.host.platforms.Target, normalised by the CLI
     target_sources: Mapping[str, str] = field(default_factory=dict)  # target -> "--platform", "compose.yaml:7"...
@@ -59,6 +61,9 @@ class Context:
             self.live = self.root.resolve() == Path("/")
         if self.runner is None:
             self.runner = SubprocessRunner() if self.is_live else RefusingRunner()
+        if self.requester is None:
+            # Decided by the root, not by `live`: a test that lets fake commands "run" asks no real socket.
+            self.requester = unix_request if self.root.resolve() == Path("/") else refusing_request
 
     @property
     def is_live(self) -> bool:
@@ -166,6 +171,11 @@ class Context:
         assert self.runner is not None
         return self.runner(argv, timeout=self.timeout if timeout is None else timeout,
                            env=self.env if env is None else env)
+
+    def request(self, sock: str, method: str, path: str, timeout: float | None = None) -> HttpAnswer:
+        """One request to an API on a unix socket (an engine's), bounded like a command."""
+        assert self.requester is not None
+        return self.requester(sock, method, path, timeout=self.timeout if timeout is None else timeout)
 
     # ----- shared facts and workers ------------------------------------------------
     def fact(self, fact: Fact[T], *key: Hashable) -> T:

@@ -28,15 +28,17 @@ class UnknownCheck(KeyError):
     """A selected name that no registered check has."""
 
 
-def select(checks: Sequence[Check], names: Iterable[str] = ()) -> list[Check]:
-    """The named checks plus everything they require (all checks when no name is given)."""
+def select(checks: Sequence[Check], names: Iterable[str] = (), *, opt_in: bool = False) -> list[Check]:
+    """The named checks plus everything they require (all checks when no name is given, except the
+    opt-in ones, which ``opt_in`` adds to any selection)."""
     by_name = {c.name: c for c in checks}
     wanted = list(names)
     unknown = [n for n in wanted if n not in by_name]
     if unknown:
         raise UnknownCheck(", ".join(unknown))
     if not wanted:
-        return list(checks)
+        return [c for c in checks if opt_in or not c.opt_in]
+    wanted += [c.name for c in checks if opt_in and c.opt_in]
     chosen: set[str] = set()
     stack = wanted[:]
     while stack:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.engines.buildx import Builder, Node, parse_ls_json, parse_ls_table, platform_names
+from mab_doctor.host.hostinfo import host_facts, is_native
 from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
 
 if TYPE_CHECKING:
@@ -22,10 +23,11 @@ LOAD_REFUSAL = "docker exporter does not currently support exporting manifest li
 
 def _list(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
     notes: list[str] = []
-    js = ctx.run(docker, "buildx", "ls", "--format", "json")
-    if js.timed_out:  # an unreachable node: a second `ls` would only wait as long again
+    # Both forms at once: the table's marks complete the JSON, and neither waits for the other.
+    js, table = ctx.map(lambda argv: ctx.run(*argv), [(docker, "buildx", "ls", "--format", "json"),
+                                                      (docker, "buildx", "ls")])
+    if js.timed_out:  # an unreachable node
         return [], notes, f"{js.describe()} (a builder node does not answer)"
-    table = ctx.run(docker, "buildx", "ls")
     from_table: list[Builder] = []
     if table.ok:
         try:
@@ -119,3 +121,25 @@ def refusal(driver: str, containerd_store: bool, platforms: int, load: bool) -> 
     if load:
         return LOAD_REFUSAL
     return None
+
+
+def where_built(ctx: "Context", engine: str, builder: str | None, platforms: tuple[str, ...],
+                binary: str) -> tuple[dict[str, str], list[str], Builder | None]:
+    """Where a build of ``platforms`` through ``engine`` runs: (platform -> native|emulated, words naming
+    the builder, driver and node of each, the buildx builder when known)."""
+    host = host_facts(ctx).platform
+    if engine != "buildx":
+        how = {p: "native" if is_native(ctx, parse_platform(p)) else "emulated" for p in platforms}
+        return how, [f"engine {engine} (its own builder, on this machine's kernel)"], None
+    builders, _, _ = list_builders(ctx, binary)
+    chosen = next((b for b in builders if b.name == builder), None) or current_builder(builders)
+    if chosen is None:
+        return {p: "emulated" for p in platforms}, ["the current buildx builder"], None
+    nodes = route(chosen, list(platforms))
+    how, words = {}, []
+    for p in platforms:
+        node = chosen.nodes[nodes[p]] if nodes.get(p) is not None else None
+        how[p] = node_how(node, parse_platform(p), host) if node else "emulated"
+        words.append(f"{p}: builder {chosen.name} ({chosen.driver or 'unknown'} driver), node "
+                     f"{node.name if node else 'unknown'}, {how[p]}")
+    return how, words, chosen

@@ -100,3 +100,16 @@ def context_host(ctx: "Context", facts: DockerFacts) -> str:
     docker = endpoints.get("docker") if isinstance(endpoints, dict) else None
     value = docker.get("Host") if isinstance(docker, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def daemon_socket(ctx: "Context", facts: DockerFacts) -> str | None:
+    """The unix socket of the daemon the CLI talks to, when it is a local one the doctor may ask
+    directly (DOCKER_HOST=unix://..., the current context's unix endpoint, or the default socket)."""
+    host = (ctx.env.get("DOCKER_HOST") or context_host(ctx, facts) or "unix:///var/run/docker.sock").strip()
+    return host[len("unix://"):] if host.startswith("unix://") and len(host) > len("unix://") else None
+
+
+def current_context(ctx: "Context", facts: DockerFacts) -> str:
+    """The name of the CLI's current context ("default" unless one is chosen)."""
+    chosen = ctx.env.get("DOCKER_CONTEXT") or facts.client.get("Context")
+    return chosen if isinstance(chosen, str) and chosen else "default"

@@ -133,6 +133,12 @@ class Intent:
         return tuple(seen.values())
 
     @property
+    def setuid_steps(self) -> list[tuple[str, Where, str]]:
+        """(program, where, user) of every RUN step in the project's Dockerfiles that calls a setuid
+        program as a non-root USER: such steps need the C flag when they are emulated."""
+        return [hit for dockerfile in self.dockerfiles for hit in dockerfile.setuid_as_non_root()]
+
+    @property
     def empty(self) -> bool:
         """Nothing build-related was found."""
         return not (self.files or self.problems)

@@ -164,6 +164,17 @@ def binfmt_guard():
         binfmt_state.restore(state)
 
 
+@pytest.fixture
+def debian_host(binfmt_guard, tmp_path, monkeypatch):
+    """binfmt_misc as a booted Debian 12 with qemu-user-static has it; journals go to tmp_path."""
+    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
+    binfmt_state.mount()
+    binfmt_state.write(f"{binfmt_state.MOUNT_POINT}/status", "-1")
+    binfmt_state.write(f"{binfmt_state.MOUNT_POINT}/status", "1")
+    binfmt_state.replay_binfmt_d()
+    return binfmt_state.entries_text()
+
+
 def debian_busybox(arch: str) -> Path:
     """Debian's static busybox for a Debian architecture, downloaded by scripts/test."""
     path = CACHE / f"busybox-{arch}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from daemons import terminate
+from daemons import PRIVATE_NAMESPACES, terminate
 
 from mab_doctor.cli import main
 from helpers import PROJECT
@@ -60,9 +60,8 @@ def private_dockerd(dockerd, request):
         base = Path(tempfile.mkdtemp(prefix="mab-dockerd-"))
         sock = f"unix://{base}/d.sock"
         with open(base / "log", "w") as log:
-            proc = subprocess.Popen(["unshare", "--net", "--mount", "--propagation", "private", "--",
-                                     "/usr/sbin/dockerd", "-H", sock, "--data-root", f"{base}/root",
-                                     "--exec-root", f"{base}/exec", "--pidfile", f"{base}/pid", "--bridge=none",
+            proc = subprocess.Popen([*PRIVATE_NAMESPACES, "/usr/sbin/dockerd", "-H", sock, "--data-root",
+                                     f"{base}/root", "--exec-root", f"{base}/exec", "--pidfile", f"{base}/pid", "--bridge=none",
                                      "--iptables=false", "--ip-masq=false", "--ip-forward=false", *flags],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                                     start_new_session=True)

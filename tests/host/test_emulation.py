@@ -23,17 +23,6 @@ PROTECTED = ("jar", "python3.11", "llvm-14-runtime.binfmt")
 EMULATION = ("binfmt-handlers", "binfmt-exec", "binfmt-persist")
 
 
-@pytest.fixture
-def debian_host(binfmt_guard, tmp_path, monkeypatch):
-    """binfmt_misc as a booted Debian 12 with qemu-user-static has it; journals go to tmp_path."""
-    monkeypatch.setenv("MAB_DOCTOR_STATE_DIR", str(tmp_path / "state"))
-    bs.mount()
-    bs.write(f"{bs.MOUNT_POINT}/status", "-1")
-    bs.write(f"{bs.MOUNT_POINT}/status", "1")
-    bs.replay_binfmt_d()
-    return bs.entries_text()
-
-
 def remove(*names):
     for name in names:
         bs.write(f"{bs.MOUNT_POINT}/{name}", "-1")

@@ -24,8 +24,12 @@ DOCKER = "/usr/bin/docker"
 # Every mount happens in the daemon's own mount namespace (unshare --mount, private propagation): when
 # its last process exits the kernel drops them, so an interrupted session cannot leave one on the host.
 # The root is bound onto itself first so that it is a mount point of its own, then the kernel's views
-# go in. `exec` all the way down: the Popen pid is dockerd's pid.
-SETUP = ('R="$1"; shift; mount --bind "$R" "$R"; mount --make-private "$R"; '
+# go in. `exec` all the way down: the Popen pid is dockerd's pid. The namespace's copy of the host's
+# binfmt_misc mount is dropped first: while any namespace holds it, unmounting binfmt_misc on the host
+# keeps its handlers working (what the tests that unmount it must not see). Handlers still apply to
+# the daemon's processes: binfmt_misc entries belong to the user namespace, not to a mount.
+SETUP = ('R="$1"; shift; umount -l /proc/sys/fs/binfmt_misc 2>/dev/null || true; '
+         'mount --bind "$R" "$R"; mount --make-private "$R"; '
          'mount --bind /proc "$R/proc"; mount --bind /dev "$R/dev"; mount --bind /dev/pts "$R/dev/pts"; '
          'mount --rbind /sys "$R/sys"; exec chroot "$R" "$@"')
 
@@ -87,10 +91,11 @@ def start() -> subprocess.Popen:
     os.makedirs(f"{ROOT}{RUN_DIR}")
     (ROOT / "etc/docker").mkdir(parents=True, exist_ok=True)
     (ROOT / "etc/docker/mab-daemon.json").write_text(json.dumps(DAEMON_JSON))
-    # --bridge none and no iptables: the namespace has only lo; builds use --network none.
+    # Its docker0 lives in the namespace of its own (RUN steps get the default network, as a user's
+    # do); no iptables: nothing leaves the namespace.
     daemon = ["/usr/sbin/dockerd", "-H", f"unix://{RUN_DIR}/docker.sock", "--pidfile", f"{RUN_DIR}/docker.pid",
               "--data-root", DATA_ROOT, "--exec-root", f"{RUN_DIR}/exec",
-              "--config-file", "/etc/docker/mab-daemon.json", "--bridge", "none", "--iptables=false",
+              "--config-file", "/etc/docker/mab-daemon.json", "--iptables=false",
               "--ip-masq=false", "--ip-forward=false"]
     log = open(f"{ROOT}{RUN_DIR}/dockerd.log", "w")
     proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "--",
