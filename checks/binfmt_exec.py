@@ -11,7 +11,8 @@ from mab_doctor.api import CommandResult, Context, Result, check
 from mab_doctor.emulation.binfmt import find_handling, listing
 from mab_doctor.emulation.probes import EXIT_CODE, build_probe, has_probe
 from mab_doctor.fix.plan import register_fix
-from mab_doctor.host.hostinfo import host_facts, is_native
+from mab_doctor.host.hostinfo import host_facts, is_native, placement
+from mab_doctor.host.placement import IMPOSSIBLE
 
 # What each failure means, in the words a build log would show.
 MEANING = {
@@ -94,6 +95,11 @@ def _run_probe(ctx: Context, *argv: str) -> str:
 
 def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: str | None) -> Result:
     name, platform = str(target), target.platform
+    where = placement(ctx, target)
+    if where.how == IMPOSSIBLE:  # its probe would run natively and prove nothing about the real images
+        return Result.fail(f"cannot run here: {where.why}", target=name, data={"placement": where.how},
+                           remediation="Build this target on a machine that runs it (see float-abi for the variant "
+                                       "this host runs).")
     if files is None:
         return Result.skip(f"no probe program for {name} yet", target=name)
     native = is_native(ctx, target)
@@ -110,10 +116,6 @@ def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: 
     tested = (f"{inside} (native: no handler involved)" if native else inside if chroot
               else "not tested (needs root and chroot(1))")
     details = [f"direct run: {direct}", f"in an empty chroot: {tested}", f"path: {via}"]
-    if not native and host is not None and host.elf_machine == platform.elf_machine \
-            and host.elf_class == platform.elf_class:
-        details.append(f"the probe only uses instructions every {platform.arch} level has: real {name} "
-                       f"binaries may still die with 'illegal instruction' here (see float-abi)")
     say = {"target": name, "details": details, "data": facts}
     fix = None if native and direct == "ran" else register_fix(ctx, platform, winner)
     if direct != "ran":

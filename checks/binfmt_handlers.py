@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from mab_doctor.api import Context, Result, check
-from mab_doctor.emulation.binfmt import Entry, find_handling, listing
+from mab_doctor.emulation.binfmt import MOUNT_POINT, Entry, find_handling, listing
+from mab_doctor.emulation.instance import binfmt_instance
+from mab_doctor.emulation.emulator import emulator_doubts, identify
 from mab_doctor.emulation.qemu import inspect_interpreter, qemu_version
 from mab_doctor.fix.plan import c_flag_fix, enable_entry_fix, register_fix
-from mab_doctor.host.hostinfo import host_facts, is_native
-from mab_doctor.host.matrix import requirement, version_lt
+from mab_doctor.host.hostinfo import host_facts, placement
+from mab_doctor.host.placement import IMPOSSIBLE, NATIVE
+from mab_doctor.host.matrix import requirement
 
 NO_F = ("no F flag: inside a container the kernel looks for {interp} in the container's own "
         "filesystem, so every foreign RUN step fails with \"no such file or directory\"")
-
-
 NO_C = ("Without C the kernel starts QEMU with the caller's credentials, not the setuid program's, so sudo, su "
         "or ping fail in emulated RUN steps. C fixes that, at a price: QEMU then runs with the program's "
         "privileges and any flaw in it is a root exploit (why Debian dropped C). Prefer running such steps "
@@ -23,24 +24,29 @@ NO_C = ("Without C the kernel starts QEMU with the caller's credentials, not the
 @check(name="binfmt-handlers", title="binfmt_misc handler", category="emulation", per_target=True,
        requires=("binfmt-mount",), fixable=True)
 def binfmt_handlers(ctx: Context) -> list[Result]:
-    """What it checks: for every target this host cannot run natively, which binfmt_misc entry the
-    kernel would really pick: each entry's mask is applied to the target's canonical ELF headers
-    (static executable and PIE), newest registration first, as the kernel does, so Debian's,
-    upstream QEMU's and tonistiigi's different masks all count. For that entry: enabled, the
-    interpreter exists, is an ELF for this host and statically linked, the `F` flag is set, and the
-    QEMU version is not on the matrix's known-bad list. Shadowed and disabled duplicates are named.
-    The `C` flag is reported, and its absence is a WARN when the project's Dockerfiles run a setuid
-    program (sudo, su, ping, ...) in a RUN step as a non-root USER.
+    """What it checks: for every target this host cannot run natively, which binfmt_misc entry the kernel
+    would really pick: each entry's mask is applied to the target's canonical ELF headers (static executable
+    and PIE), newest registration first, as the kernel does, so Debian's, upstream QEMU's and tonistiigi's
+    different masks all count. For that entry: enabled, the interpreter exists, is an ELF for this host and
+    statically linked, the `F` flag is set, and it emulates this target (its `--version` on a live host, else
+    its file name: qemu-aarch64-static, Debian's aarch64-binfmt-P; a WARN when neither tells). A static QEMU
+    built without PIE on an x86-64 kernel with the brk randomisation change (5.4.283, 5.10.225, 5.15.166,
+    6.1.107, 6.6.48, 6.9+) is a WARN, as is a QEMU version the matrix lists as known bad for this target.
+    Shadowed and disabled duplicates are named. The `C` flag is reported, and its absence is a WARN when the
+    project's Dockerfiles run a setuid program (sudo, su, ping, ...) in a RUN step as a non-root USER.
 
     Why it matters: without a handler a foreign RUN step fails with "exec format error"; without
     `F`, or with a dynamically linked interpreter, it works on the host but fails inside every
-    container with "no such file or directory"; without `C`, an emulated setuid program runs with
-    the caller's credentials ("effective uid is not 0").
+    container with "no such file or directory"; the emulator of another target fails every program
+    with "Invalid ELF image for this architecture"; a non-PIE QEMU on such a kernel crashes at random
+    ("Segmentation fault"); without `C`, an emulated setuid program runs with the caller's
+    credentials ("effective uid is not 0").
 
     How to fix: `sudo mab-doctor --fix` registers the distribution's QEMU handler (installing
-    qemu-user-static when no static emulator exists) with `F`, or replaces an entry lacking it;
-    `mab-doctor undo` reverts that exactly. `--fix --add-c-flag` also adds `C` (opt-in: QEMU then
-    runs with the setuid program's privileges).
+    qemu-user-static when no static emulator exists) with `F`, or replaces an entry lacking it or
+    running another target's emulator; `mab-doctor undo` reverts that exactly. A non-PIE QEMU needs a
+    static-PIE build (Debian 12: 1:7.2+dfsg-7+deb12u9 or later). `--fix --add-c-flag` also adds `C`
+    (opt-in: QEMU then runs with the setuid program's privileges).
     """
     host = host_facts(ctx).platform
     found = listing(ctx)
@@ -49,18 +55,17 @@ def binfmt_handlers(ctx: Context) -> list[Result]:
 
 
 def _one(ctx: Context, target, host, found) -> Result:
-    name = str(target)
-    if is_native(ctx, target):
+    name, where, platform = str(target), placement(ctx, target), target.platform
+    if where.how == NATIVE:
         return Result.ok("native: no handler needed", target=name)
-    platform = target.platform
-    if host is not None and (host.elf_machine, host.elf_class, host.endian) == \
-            (platform.elf_machine, platform.elf_class, platform.endian):
-        # Same ELF machine as the host's own binaries (arm/v7 on an ARMv6 host): a handler would
-        # capture every native program too, so binfmt_misc cannot help; no fix is offered.
-        return Result.fail(f"{name} cannot run here: its binaries share {host.oci}'s ELF machine, so "
-                           f"binfmt_misc cannot send them to QEMU", target=name,
-                           remediation=f"Build and test {name} on a machine whose CPU runs it (or in a full "
-                                       f"system emulator); images for this host: {host.oci}.")
+    if where.how == IMPOSSIBLE:  # a handler would capture the host's own programs too: no fix is offered
+        return Result.fail(f"{name} cannot run here: {where.why}", target=name,
+                           remediation=f"Build and test {name} on a machine whose CPU runs it (or in a full system "
+                                       f"emulator); images for this host: {host.oci if host else 'see float-abi'}.")
+    if not found.entries and binfmt_instance(ctx).userns.initial is False and not ctx.exists(f"{MOUNT_POINT}/status"):
+        # Another user namespace with nothing mounted still uses the host's handlers (see binfmt-mount).
+        return Result.skip("this user namespace shows no binfmt_misc: the host's handlers, which it uses, are not "
+                           "visible from here", target=name, remediation="Run mab-doctor on the host itself.")
     handling = find_handling(found, platform)
     details = [f"unparsable entry: {g}" for g in found.garbage]
     if not found.ordered:
@@ -85,8 +90,10 @@ def _one(ctx: Context, target, host, found) -> Result:
 
 def _judge(ctx, name, platform, winner: Entry, handling, details, data, host) -> Result:
     interp = inspect_interpreter(ctx, winner.interpreter)
+    identity = identify(ctx, winner, interp)  # `--version` runs only for a static ELF of this host
     data["handler"] = {"name": winner.name, "interpreter": winner.interpreter, "flags": winner.flags,
-                       "resolved": interp.real, "static": interp.static}
+                       "resolved": interp.real, "static": interp.static, "static_pie": interp.static_pie,
+                       "emulates": identity.cpu}
     details.insert(0, f"handler {winner.name}: interpreter {winner.interpreter}"
                       f"{' -> ' + interp.real if interp.real and interp.real != winner.interpreter else ''}, "
                       f"flags '{winner.flags}'")
@@ -112,13 +119,15 @@ def _judge(ctx, name, platform, winner: Entry, handling, details, data, host) ->
         return Result.fail(f"{winner.name}: " + NO_F.format(interp=winner.interpreter),
                            fix=register_fix(ctx, platform, winner),
                            remediation=requirement("qemu-handler-fix-binary").remediation, **say)
-    version = qemu_version(ctx, interp)
-    data["qemu_version"] = version
-    bad = [b for b in requirement("qemu-user-static").raw.get("known_bad", [])
-           if version and not version_lt(version, b["version"]) and not version_lt(b["version"], version)]
-    if bad:
-        return Result.warn(f"{winner.name}: QEMU {version} is on the known-bad list: {bad[0]['why']}",
-                           remediation=requirement("qemu-user-static").remediation, **say)
+    wrong = identity.mismatch(winner.name, interp.real, platform, name)
+    if wrong:
+        return Result.fail(wrong, fix=register_fix(ctx, platform, winner), **say,
+                           remediation=f"Re-register the handler with qemu-{platform.qemu}: `sudo mab-doctor --fix`.")
+    data["qemu_version"] = version = qemu_version(ctx, interp)
+    doubts = emulator_doubts(ctx, winner, interp, platform, name, identity, version)
+    if doubts:
+        details += [d for doubt in doubts for d in doubt.details] + [f"also: {d.summary}" for d in doubts[1:]]
+        return Result.warn(doubts[0].summary, remediation=doubts[0].remediation, **say)
     if handling.partial and winner in handling.partial:
         return Result.warn(f"{winner.name} matches only static executables or only PIEs of {name}",
                            fix=register_fix(ctx, platform, winner),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mab_doctor.api import Context, Result, check
-from mab_doctor.host.armabi import ArmAbi, abi_label, read_arm_abi
-from mab_doctor.host.elf import ElfError
-from mab_doctor.host.hostinfo import HostFacts, cpuinfo_field, host_facts
-from mab_doctor.host.platforms import EM_ARM
+from mab_doctor.host.armabi import ArmAbi, abi_label
+from mab_doctor.host.hostinfo import HostFacts, cpuinfo_field, host_facts, placement
+from mab_doctor.host.placement import IMPOSSIBLE, NATIVE
+from mab_doctor.host.platforms import EM_ARM, parse_platform
 
 ARM_VARIANTS = ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8")
 VFP_FEATURES = {"vfp", "vfpv3", "vfpv3d16", "vfpv4", "vfpd32", "fp"}  # "fp": arm64-format cpuinfo
@@ -16,17 +16,22 @@ NEON_FEATURES = {"neon", "asimd"}
 @check(name="float-abi", title="ARM float ABI", category="host", requires=("host-platform",))
 def float_abi(ctx: Context) -> Result:
     """What it checks: on ARM hosts, the 32-bit userland's CPU level and float ABI (from /bin/sh's
-    .ARM.attributes Tag_CPU_arch and Tag_ABI_VFP_args, else its e_flags, else its loader name) against
+    .ARM.attributes Tag_CPU_arch and Tag_ABI_VFP_args, else its e_flags, else its loader's own
+    attributes, read where the loader symlink really leads, and only then the loader's name) against
     the CPU (/proc/cpuinfo "CPU architecture" with containerd's ARMv6 rule, and VFP/NEON in
-    "Features") and dpkg; then which linux/arm/vN targets run natively here and which die.
+    "Features") and dpkg; then which linux/arm/vN targets run natively here, which need emulation
+    (32-bit ARM on arm64 cores without AArch32: Graviton4, Grace, Apple, ThunderX...) and which
+    cannot run here at all (a higher ARM level, or hard-float images on a core without VFP).
 
     Why it matters: "armhf" means ARMv6+VFPv2 on Raspbian but ARMv7+VFPv3-D16 on Debian, and armel is
     soft-float. An ARMv6 CPU (Pi Zero/1) runs linux/arm/v5 and v6 images but dies with "illegal
     instruction" on linux/arm/v7 (arm32v7) ones; a Debian armhf userland cannot even boot there.
 
-    How to fix: build and pull the variant the CPU runs (`--platform linux/arm/v6`, Docker Hub
-    `arm32v6/...` bases on a Pi Zero/1), build higher variants on another machine, or install a
-    userland that matches the CPU (Raspberry Pi OS on ARMv6, Debian armhf needs ARMv7).
+    How to fix: a target that cannot run here (FAIL) is built on another machine: no binfmt_misc
+    handler can emulate it without also catching this host's own programs. Build and pull the
+    variant the CPU runs (`--platform linux/arm/v6`, Docker Hub `arm32v6/...` bases on a Pi
+    Zero/1), or install a userland that matches the CPU (Raspberry Pi OS on ARMv6, Debian armhf
+    needs ARMv7).
     """
     facts = host_facts(ctx)
     elf = facts.userland_elf
@@ -37,14 +42,14 @@ def float_abi(ctx: Context) -> Result:
     cpuinfo = ctx.read_text("/proc/cpuinfo") or ""
     features = set((cpuinfo_field(cpuinfo, "Features") or "").lower().split())
     vfp, neon = bool(features & VFP_FEATURES), bool(features & NEON_FEATURES)
+    runs, dies = _verdicts(ctx)
     if not arm32 and p.arch == "arm64":
-        return _arm64(facts, vfp, neon, p)
-    abi, unreadable = _userland_abi(ctx, facts)
+        return _arm64(ctx, facts, vfp, neon, p, runs, dies)
+    abi, unreadable = _userland_abi(facts)
     label = abi_label(abi)
     cpu = facts.arm_variant
     cpu_level = int(cpu[1:]) if cpu else None
     user_level = int(abi.oci_variant[1:]) if abi.oci_variant else None
-    runs, dies = _verdicts(cpu_level, vfp or not features, facts.kernel_bits == 64)
     details = _details(facts, abi, features, vfp, neon)
     data = {"userland": label, "cpu_arch": facts.cpu_architecture, "float_abi": abi.float_abi,
             "cpu_variant": cpu, "vfp": vfp, "neon": neon, "runs": runs, "dies": dies}
@@ -68,58 +73,56 @@ def float_abi(ctx: Context) -> Result:
         return Result.warn(f"dpkg says {wrong_dpkg} but {facts.userland_path} is {abi.float_abi}-float",
                            details=details, data=data,
                            remediation="Check which dpkg/userland is active (a chroot or a mixed install).")
-    targets = [str(t) for t in ctx.targets if t.platform.arch in ("arm", "arm64")]
-    bad_arm = [t for t in targets if t in dies and t.startswith("linux/arm/")]
-    if bad_arm:
-        bad = bad_arm + [t for t in targets if t in dies and t not in bad_arm]
-        best = runs[-1] if runs and runs[-1].startswith("linux/arm/") else "linux/arm/v5"
+    impossible = [(str(t), placement(ctx, t).why) for t in ctx.targets if placement(ctx, t).how == IMPOSSIBLE]
+    if impossible:
+        best = ([r for r in runs if r.startswith("linux/arm/")] or ["linux/arm/v5"])[-1]
         prefix = {"linux/arm/v5": "arm32v5", "linux/arm/v6": "arm32v6"}.get(best, "arm32v7")
-        return Result.warn(
-            f"{where}: {', '.join(bad)} will not run natively here (illegal instruction / exec format error)",
-            details=details, data=data,
+        return Result.fail(
+            f"{where}: {', '.join(t for t, _ in impossible)} cannot run here: {impossible[0][1]}",
+            details=details + [f"{t}: {why}" for t, why in impossible[1:]], data=data,
             remediation=(f"Build and pull {best} for this host (`--platform {best}`, Docker Hub `{prefix}/...` "
-                         f"base images), and build {', '.join(bad)} on a machine that runs them (or under "
+                         f"base images), and build {', '.join(t for t, _ in impossible)} on a machine that runs them (or under "
                          f"QEMU emulation there)."))
     return Result.ok(f"{where}: runs {', '.join(runs) or 'no ARM image variant'}", details=details, data=data)
 
 
-def _arm64(facts: HostFacts, vfp: bool, neon: bool, p) -> Result:
-    """A 64-bit ARM userland: AAPCS64 is always hard-float; AArch32 support is not visible in cpuinfo."""
+def _arm64(ctx: Context, facts: HostFacts, vfp: bool, neon: bool, p, runs: list[str], dies: list[str]) -> Result:
+    """A 64-bit ARM userland: AAPCS64 is always hard-float; 32-bit ARM runs only with AArch32."""
+    cpu = facts.cpu
     data = {"userland": "64-bit ARM (AAPCS64)", "cpu_arch": facts.cpu_architecture, "float_abi": "hard",
-            "cpu_variant": facts.arm_variant, "vfp": vfp, "neon": neon, "runs": ["linux/arm64"], "dies": []}
+            "cpu_variant": facts.arm_variant, "vfp": vfp, "neon": neon, "runs": runs, "dies": dies,
+            "aarch32": cpu.aarch32, "cores": list(cpu.cores)}
     details = [f"userland: {facts.userland_path or 'unknown'} is {p.oci if p else '64-bit ARM'}",
-               f"/proc/cpuinfo: CPU architecture {facts.cpu_architecture or '-'}",
-               "32-bit linux/arm/v5..v8 images need AArch32 (EL0) support in the CPU, which /proc/cpuinfo does "
-               "not show (Cavium ThunderX, Apple M1 and others lack it); the binfmt-exec check proves it by "
-               "running one"]
-    return Result.ok("64-bit ARM userland: float ABI is always hard (AAPCS64); 32-bit arm images run only "
-                     "if the CPU has AArch32 (binfmt-exec proves it)", details=details, data=data)
+               f"/proc/cpuinfo: CPU architecture {facts.cpu_architecture or '-'}, cores "
+               f"{', '.join(cpu.cores) or 'not named'}",
+               f"32-bit ARM (AArch32): {cpu.aarch32_why}"]
+    if cpu.aarch32 is False:
+        wanted = [str(t) for t in ctx.targets if t.platform.arch == "arm"]
+        return Result.ok("64-bit ARM userland: float ABI is always hard (AAPCS64); this CPU cannot run 32-bit "
+                         "ARM code, so linux/arm/* images need a qemu-arm handler here like on x86"
+                         + (f" ({', '.join(wanted)}: see binfmt-handlers)" if wanted else ""),
+                         details=details, data=data)
+    return Result.ok("64-bit ARM userland: float ABI is always hard (AAPCS64); 32-bit arm images run on the "
+                     "CPU's AArch32 state" + ("" if cpu.aarch32 else " if it has one (binfmt-exec proves it)"),
+                     details=details, data=data)
 
 
-def _userland_abi(ctx: Context, facts: HostFacts) -> tuple[ArmAbi, str | None]:
-    """(read_arm_abi over the userland file, None); when it is unreadable, what the header host_facts
-    already read shows, and why."""
+def _userland_abi(facts: HostFacts) -> tuple[ArmAbi, str | None]:
+    """(the userland's ABI as host_facts read it, None); when unreadable, what its header shows, and why."""
     if facts.userland_elf is None:  # no probe was a readable ELF: host_facts' notes say why
         why = f"no readable userland ELF ({'; '.join(facts.evidence) or 'none found'})"
         return ArmAbi(None, None, None, (why,)), why
-    data = ctx.read_bytes(facts.userland_path or "/bin/sh", 4 << 20) or b""
-    try:
-        return read_arm_abi(data), None
-    except ElfError as exc:
-        why = f"{facts.userland_path} is not a readable ELF file: {exc}"
+    if facts.arm_abi is None:
+        why = facts.arm_abi_problem or f"{facts.userland_path}: not read"
         return ArmAbi(None, None, facts.float_abi, (f"{why}; float ABI from the ELF header only",)), why
+    return facts.arm_abi, None
 
 
-def _verdicts(cpu_level: int | None, vfp: bool, kernel64: bool) -> tuple[list[str], list[str]]:
-    """(OCI platforms that run natively, those that die) for this CPU level, VFP and kernel width."""
-    if cpu_level is None:
-        return [], []
+def _verdicts(ctx: Context) -> tuple[list[str], list[str]]:
+    """(the ARM platforms this host runs natively, those it does not), by the one placement rule."""
     runs, dies = [], []
-    for oci in ARM_VARIANTS:
-        level = int(oci[-1])
-        # Docker's arm32v6/arm32v7 images are hard-float (VFP); only v5 (armel) runs without VFP.
-        (runs if level <= cpu_level and (vfp or level == 5) else dies).append(oci)
-    (runs if kernel64 and cpu_level >= 8 else dies).append("linux/arm64")
+    for oci in ARM_VARIANTS + ("linux/arm64",):
+        (runs if placement(ctx, parse_platform(oci)).how == NATIVE else dies).append(oci)
     return runs, dies
 
 

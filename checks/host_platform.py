@@ -19,7 +19,8 @@ def host_platform(ctx: Context) -> Result:
     an arm/v8 host to Docker, not arm64; a Pi Zero is arm/v6 and dies on arm/v7 images.
 
     How to fix: nothing to fix here when it is OK. On a WARN for a 64-bit kernel with a 32-bit
-    userland, pass --platform explicitly (linux/arm/v7) or install a 64-bit OS to use arm64 images.
+    userland, pass --platform explicitly: the kernel runs linux/arm64 programs natively too, but
+    Docker picks the userland's 32-bit images unless told otherwise.
     """
     facts = host_facts(ctx)
     details = _evidence(facts)
@@ -34,10 +35,11 @@ def host_platform(ctx: Context) -> Result:
         return Result.warn(
             f"64-bit kernel ({facts.kernel_machine}) with a 32-bit userland: native platform is {p.oci}",
             details=details, data=data,
-            remediation=(f"Docker, dpkg and image selection follow the userland, not `uname -m`: pass "
-                         f"--platform with a 32-bit platform this CPU runs (e.g. linux/arm/v7) when "
-                         f"pulling and building; install a 64-bit OS to run "
-                         f"{facts.kernel_platform.oci if facts.kernel_platform else '64-bit'} images natively."))
+            remediation=(f"Docker, dpkg and image selection follow the userland, not `uname -m`: pass --platform "
+                         f"when pulling and building. The {facts.kernel_machine} kernel runs "
+                         f"{facts.kernel_platform.oci if facts.kernel_platform else '64-bit'} programs natively too "
+                         f"(no emulator needed), so `--platform "
+                         f"{facts.kernel_platform.oci if facts.kernel_platform else 'linux/arm64'}` also works here."))
     arm32_names = ("armhf", "armel")
     same = facts.dpkg_arch == p.debian_arch or (p.arch == "arm" and facts.dpkg_arch in arm32_names)
     if facts.dpkg_arch and not same:

@@ -99,8 +99,20 @@ def test_platform_text_and_json_schema(capsys):
                                  "arm_arch", "userland_bits")} == {
         "oci_platform": "linux/arm/v6", "docker_hub_prefix": "arm32v6", "goarch": "arm", "goarm": "6",
         "qemu": "qemu-arm", "float_abi": "hard", "arm_arch": "v6", "userland_bits": 32}
+    assert data["targets"]["linux/arm/v7"]["placement"] == "impossible"  # the default targets
+    assert data["targets"]["linux/arm64"] == {"placement": "emulated",
+                                             "why": "a linux/arm/v6 host needs QEMU for linux/arm64"}
+    import jsonschema
+    from importlib import resources
+    schema = json.loads(resources.files("mab_doctor").joinpath("data/platform-v1.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(data)
     code, out, _ = run(capsys, "platform", "--root", PI_ZERO)
-    assert "oci_platform       linux/arm/v6" in out
+    lines = {line.split()[0] if not line.startswith("target ") else " ".join(line.split()[:2]): line.split(None, 2)[-1]
+             for line in out.splitlines()}
+    assert lines["oci_platform"] == "linux/arm/v6"
+    assert out.splitlines()[3].split() == ["oci_platform", "linux/arm/v6"]
+    assert any(line.startswith("target linux/arm/v7") and "cannot run here: needs ARMv7" in line
+               for line in out.splitlines())
 
 
 def test_exit_code_matches_report_and_strict(capsys, validate_report):

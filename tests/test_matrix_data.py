@@ -16,7 +16,10 @@ REQUIREMENT_KEYS = {
     "id", "component", "checks", "minimum", "maximum_exclusive", "known_bad",
     "why", "detection", "remediation", "sources", "verified",
 }
-KNOWN_BAD_KEYS = {"version", "why", "source"}
+# A known-bad entry names one version ("version") or a range ("from" inclusive, "before" exclusive, either
+# end open), optionally the targets it hurts, and always what users see, why, and where that is said.
+KNOWN_BAD_KEYS = {"version", "from", "before", "targets", "symptom", "why", "source"}
+KNOWN_BAD_REQUIRED = {"symptom", "why", "source"}
 ENVIRONMENT_KEYS = {
     "id", "distro", "version", "name", "kernel", "binfmt_support", "qemu_user_static",
     "docker", "podman", "buildah", "problems", "sources", "unverified",
@@ -36,7 +39,7 @@ SPEC_CHECKS = {
 REQUIRED_REQUIREMENT_IDS = {
     "kernel-binfmt-fix-binary", "kernel-binfmt-misc", "binfmt-misc-mounted", "binfmt-misc-enabled",
     "qemu-handler-registered", "qemu-handler-fix-binary", "qemu-interpreter-static", "binfmt-support-fix-binary",
-    "qemu-user-static", "docker-cli-plugins", "docker-cli-experimental", "docker-daemon-experimental",
+    "qemu-user-static", "qemu-static-pie-kernel", "docker-cli-plugins", "docker-cli-experimental", "docker-daemon-experimental",
     "buildx-default-builder", "buildx-plugin-discovery", "buildx-multiplatform-driver", "containerd-image-store",
     "docker-armv6-variant", "docker-platform-mismatch-warning", "buildah-multiplatform", "podman-multiplatform",
     "host-memory", "host-cpus", "host-disk",
@@ -118,9 +121,15 @@ def test_requirement_versions_parse(matrix):
             value = r[key]
             assert value is None or _is_version(value), (r["id"], key, value)
         for bad in r["known_bad"]:
-            assert set(bad) == KNOWN_BAD_KEYS, r["id"]
-            assert _is_version(bad["version"]), (r["id"], bad["version"])
-            assert _non_empty_str(bad["why"]) and _non_empty_str(bad["source"]), r["id"]
+            assert KNOWN_BAD_REQUIRED <= set(bad) <= KNOWN_BAD_KEYS, (r["id"], set(bad))
+            bounds = [bad.get(k) for k in ("version", "from", "before") if k in bad]
+            assert bounds and all(_is_version(v) for v in bounds), (r["id"], bad)
+            assert ("version" in bad) != ("from" in bad or "before" in bad), (r["id"], bad)  # one or the other
+            if "from" in bad and "before" in bad:
+                assert _version_key(bad["from"]) < _version_key(bad["before"]), (r["id"], bad)
+            assert all(_non_empty_str(bad[k]) for k in KNOWN_BAD_REQUIRED), r["id"]
+            if "targets" in bad:
+                assert bad["targets"] and all(re.match(r"^linux/[a-z0-9]+(/v[0-9])?$", t) for t in bad["targets"])
 
 
 def _version_key(text):
@@ -190,3 +199,38 @@ def test_environment_unverified_names_existing_fields(matrix):
         for field in unverified:
             assert field in e, (e["id"], field)
             assert field in ENVIRONMENT_FACT_FIELDS, (e["id"], field)
+
+
+def test_known_bad_qemu_ranges(requirements):
+    got = [(b.get("version"), b.get("from"), b.get("before"), tuple(b.get("targets", ())))
+           for b in requirements["qemu-user-static"]["known_bad"]]
+    assert got == [(None, "5.1.0", "6.0.0", ("linux/arm64",)), (None, "7.0.0", "7.1.0", ("linux/arm/v7",)),
+                   (None, None, "7.2.0", ("linux/amd64",)), (None, "8.1.1", "8.2.10", ("linux/arm64",)),
+                   (None, "9.0.0", "9.2.0", ("linux/arm64",)), ("9.2.0", None, None, ("linux/arm64",)),
+                   ("9.2.1", None, None, ("linux/arm64",)), ("9.2.2", None, None, ("linux/arm64",))]
+    symptoms = {b["symptom"] for b in requirements["qemu-user-static"]["known_bad"]}
+    assert symptoms == {"Segmentation fault (core dumped)", "Out of memory allocating 536870912 bytes!",
+                        "Fatal glibc error: CPU does not support x86-64-v2",
+                        "qemu: uncaught target signal 11 (Segmentation fault) - core dumped"}
+    # What could not be confirmed says so.
+    inferred = [b["why"] for b in requirements["qemu-user-static"]["known_bad"] if b["why"].startswith("Inferred")]
+    assert len(inferred) == 2 and all("unverified" in w for w in inferred)
+
+
+def test_the_brk_change_is_listed_per_stable_series(requirements):
+    kernel = requirements["qemu-static-pie-kernel"]
+    assert [(b.get("from"), b.get("before")) for b in kernel["known_bad"]] == [
+        ("5.4.283", "5.5"), ("5.10.225", "5.11"), ("5.15.166", "5.16"), ("6.1.107", "6.2"), ("6.6.48", "6.7"),
+        ("6.9", None)]
+    assert kernel["checks"] == ["binfmt-handlers"] and kernel["verified"] is True
+    assert "x86: Increase brk randomness entropy for 64-bit systems" in kernel["why"]
+    assert "1:7.2+dfsg-7+deb12u9" in kernel["remediation"]
+
+
+def test_corrected_environment_facts(matrix):
+    envs = {e["id"]: e for e in matrix["known_environments"]}
+    assert envs["ubuntu-16.04"]["docker"] == "1.10.3" and "docker" not in envs["ubuntu-16.04"]["unverified"]
+    assert envs["debian-13"]["qemu_user_static"] == "1:10.0.13+ds-0+deb13u1"
+    assert "1:10.0.2+ds-2" in envs["debian-13"]["problems"][0] and "1:9.1.0+ds-1" in envs["debian-13"]["problems"][0]
+    assert not any("snapshot 2025" in s for s in envs["debian-12"]["sources"])
+    assert not any("10.0 packaging" in p or "pre-10.0" in p for e in envs.values() for p in e["problems"])

@@ -47,8 +47,8 @@ COMMANDS = (
     Command("explain", "explain", "what a check verifies, why it matters, how to fix it",
             ("NAME", None, "a check name (`mab-doctor list` shows them)"),
             ("view", "plugins", "output")),
-    Command("platform", "platform", "this host in every platform vocabulary (reads files, starts nothing)",
-            None, ("view", "root", "output")),
+    Command("platform", "platform", "this host in every platform vocabulary, and how it runs each target "
+            "(reads files; starts no engine or emulator)", None, ("view", "targets", "root", "output")),
     Command("inspect", "inspect", "what ELF files, trees and local images really are, and if they run here",
             ("PATH", "+", "ELF files, directories, or local Docker/Podman image references"),
             ("view", "inspect", "host", "output"),

@@ -23,6 +23,8 @@ def main(opts: Options) -> int:
 def _draw(console, data: dict) -> None:
     from rich.text import Text
 
+    from mab_doctor.host.matrix import range_label
+
     console.print(Text("REQUIREMENTS", style="bold underline"))
     for r in data["requirements"]:
         bounds = [f"minimum {r['minimum']}" if r.get("minimum") else "",
@@ -34,7 +36,7 @@ def _draw(console, data: dict) -> None:
         for label, key in (("why", "why"), ("detect", "detection"), ("remedy", "remediation")):
             console.print(Text(f"    {label}: {r[key]}"))
         for bad in r.get("known_bad", []):
-            console.print(Text(f"    known bad {bad['version']}: {bad['why']} ({bad['source']})"))
+            console.print(Text(f"    known bad {range_label(bad)}: {bad['why']} ({bad['source']})"))
         console.print(Text(f"    source: {'; '.join(r['sources'])}", style="dim"))
     console.print(Text("\nKNOWN ENVIRONMENTS", style="bold underline"))
     for e in data["known_environments"]:

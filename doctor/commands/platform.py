@@ -9,14 +9,19 @@ from mab_doctor.commands.output import as_json, emit
 
 def main(opts: Options) -> int:
     """uname machine, Debian arch, OCI platform, Docker Hub prefix, GOARCH/GOARM, QEMU, float ABI, ..."""
-    from mab_doctor.host.hostinfo import host_facts, platform_vocabulary
+    from mab_doctor.host.hostinfo import host_facts, placement_map, platform_vocabulary
 
     if opts.args:
         raise UsageError("platform takes no arguments (use inspect for files)")
-    vocab = platform_vocabulary(host_facts(make_context(opts, project=False)))
+    ctx = make_context(opts, project=False)
+    vocab = platform_vocabulary(host_facts(ctx))
+    placed = placement_map(ctx)
     if opts.format == "json":
-        emit(opts, lambda _f: as_json({"schema": "mab-doctor/platform/v1", **vocab}))
+        targets = {name: {"placement": p.how, "why": p.why} for name, p in placed.items()}
+        emit(opts, lambda _f: as_json({"schema": "mab-doctor/platform/v1", **vocab, "targets": targets}))
         return 0
-    width = max(len(k) for k in vocab)
-    emit(opts, lambda _f: "".join(f"{k:<{width}}  {'-' if v is None else v}\n" for k, v in vocab.items()))
+    words = {"native": "runs natively", "emulated": "needs emulation", "impossible": "cannot run here"}
+    rows = {**vocab, **{f"target {name}": f"{words[p.how]}: {p.why}" for name, p in placed.items()}}
+    width = max(len(k) for k in rows)
+    emit(opts, lambda _f: "".join(f"{k:<{width}}  {'-' if v is None else v}\n" for k, v in rows.items()))
     return 0

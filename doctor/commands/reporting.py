@@ -18,15 +18,16 @@ def build_report(opts: Options, outcomes: list, ctx, wall_s: float):
     from mab_doctor.core.model import exit_code
     from mab_doctor.core.runner import check_budget
     from mab_doctor.core.tasks import within
-    from mab_doctor.host.hostinfo import host_summary, native_map
+    from mab_doctor.host.hostinfo import host_summary, placement_map
     from mab_doctor.report.model import Report, TargetInfo
 
     wait = check_budget(ctx.timeout)
-    native = within(wait, native_map, ctx, default={})
+    placed = within(wait, placement_map, ctx, default={})
     host = within(wait, host_summary, ctx, default={"root": str(ctx.root), "error": "host facts unavailable: "
                                                     f"not found within {wait:g} s"})
-    targets = [TargetInfo(str(t), native.get(str(t), False), ctx.target_sources.get(str(t), opts.target_source))
-               for t in ctx.targets]
+    targets = [TargetInfo(str(t), getattr(placed.get(str(t)), "how", "") == "native",
+                          ctx.target_sources.get(str(t), opts.target_source), getattr(placed.get(str(t)), "how", ""),
+                          getattr(placed.get(str(t)), "why", "")) for t in ctx.targets]
     return Report.build(outcomes, host, targets, exit_code(outcomes, strict=opts.strict), wall_s)
 
 

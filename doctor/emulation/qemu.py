@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.emulation.binfmt import Entry, EntryError, handles, parse_register_line
+from mab_doctor.emulation.qemunames import cpu_from_name, parse_banner
 from mab_doctor.emulation.upstream import upstream_line
 from mab_doctor.host.elf import ElfError, machine_name, parse_header
 
@@ -21,6 +21,7 @@ BINFMT_D = ("/etc/binfmt.d", "/run/binfmt.d", "/usr/local/lib/binfmt.d", "/usr/l
 BINFMT_SUPPORT_FORMATS = "/usr/share/binfmts"   # binfmt-support format files, shipped by packages
 BINFMT_SUPPORT_ADMIN = "/var/lib/binfmts"       # binfmt-support's database of imported formats
 INTERPRETER_HEAD = 64 * 1024  # holds the ELF and program headers and PT_INTERP of any real binary
+ET_EXEC, ET_DYN = 2, 3        # e_type: fixed-address executable; shared object or PIE
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Interpreter:
     endian: str | None = None
     dynamic_loader: str | None = None
     error: str | None = None
+    e_type: int | None = None    # ET_EXEC (fixed addresses) or ET_DYN (PIE)
+    segments: int = 0            # program headers: 0 for a bare header, which no kernel loads
 
     @property
     def exists(self) -> bool:
@@ -44,6 +47,14 @@ class Interpreter:
     def static(self) -> bool:
         """An ELF with no PT_INTERP (what F needs to work inside containers)."""
         return self.exists and self.error is None and self.dynamic_loader is None
+
+    @property
+    def static_pie(self) -> bool | None:
+        """For a static interpreter with program headers: True for a static PIE (ET_DYN), False for a
+        fixed-address build (ET_EXEC); None when that is unknown (a bare header has no layout at all)."""
+        if not self.static or not self.segments or self.e_type not in (ET_EXEC, ET_DYN):
+            return None
+        return self.e_type == ET_DYN
 
 
 def inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
@@ -70,7 +81,7 @@ def _inspect_interpreter(ctx: "Context", path: str) -> Interpreter:
     except ElfError as exc:
         return Interpreter(path, host_path, error=f"not a readable ELF file: {exc}")
     return Interpreter(path, host_path, machine_name(header.machine), header.elf_class, header.endian,
-                       header.interpreter)
+                       header.interpreter, e_type=header.e_type, segments=header.phnum)
 
 
 INTERPRETER: Fact[Interpreter] = Fact("interpreter", _inspect_interpreter)
@@ -179,7 +190,10 @@ def best_definition(ctx: "Context", platform: "Platform") -> tuple[str, str] | N
     found on the host; None when no static interpreter exists yet."""
     for stored in stored_for(ctx, platform):
         entry = stored.entry
-        if "F" in entry.flags and inspect_interpreter(ctx, entry.interpreter).static:
+        interp = inspect_interpreter(ctx, entry.interpreter)
+        # A definition whose emulator names another target would register the same mistake again.
+        names = {cpu_from_name(entry.interpreter), cpu_from_name(interp.real or "")} - {None}
+        if "F" in entry.flags and interp.static and names <= {platform.qemu}:
             return stored.register_line, stored.origin
     interp = find_static_interpreter(ctx, platform)
     if interp is None:
@@ -187,20 +201,26 @@ def best_definition(ctx: "Context", platform: "Platform") -> tuple[str, str] | N
     return upstream_line(platform.qemu, interp.path), f"upstream QEMU magic/mask with {interp.path}"
 
 
-def qemu_version(ctx: "Context", interp: Interpreter) -> str | None:
-    """`<qemu> --version` of the resolved binary (memoised per run), e.g. '7.2.19'."""
+def qemu_banner(ctx: "Context", interp: Interpreter) -> tuple[str | None, str | None]:
+    """(target, version) from `<qemu> --version` of the resolved binary (memoised per run), e.g.
+    ('aarch64', '7.2.22'): the target is compiled in, so a renamed copy still names it. (None, None)
+    for a captured tree or an interpreter that is not a static ELF for this host."""
     if not interp.static or not ctx.is_live:
-        return None
+        return None, None
     return ctx.fact(QEMU_VERSION, interp.real or interp.path)
 
 
-def _ask_version(ctx: "Context", binary: str) -> str | None:
+def qemu_version(ctx: "Context", interp: Interpreter) -> str | None:
+    """The QEMU version `<qemu> --version` prints, e.g. '7.2.19'; None when unknown."""
+    return qemu_banner(ctx, interp)[1]
+
+
+def _ask_version(ctx: "Context", binary: str) -> tuple[str | None, str | None]:
     res = ctx.run(binary, "--version", timeout=min(ctx.timeout, 10))
-    m = re.search(r"version (\d+(?:\.\d+)+)", res.stdout) if res.ok else None
-    return m.group(1) if m else None
+    return parse_banner(res.stdout) if res.ok else (None, None)
 
 
-QEMU_VERSION: Fact[str | None] = Fact("qemu version", _ask_version)
+QEMU_VERSION: Fact[tuple[str | None, str | None]] = Fact("qemu version", _ask_version)
 
 
 def install_command(ctx: "Context", platform: "Platform") -> tuple[str, ...] | None:

@@ -179,11 +179,37 @@ def _state(res: "CommandResult", data: dict | None) -> tuple[str, str]:
     return "error", err or res.describe()
 
 
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def api_socket(ctx: "Context") -> str | None:
+    """The unix socket of the daemon the CLI uses when the environment or the default context names
+    one (DOCKER_HOST=unix://..., or nothing chosen: the default socket); None for tcp://, ssh:// and
+    other contexts, which only the CLI knows how to reach."""
+    host = ctx.env.get("DOCKER_HOST", "").strip()
+    if host:
+        return host[len("unix://"):] if host.startswith("unix://") and len(host) > len("unix://") else None
+    config = cli_config(ctx).data
+    chosen = ctx.env.get("DOCKER_CONTEXT") or (config.get("currentContext") if isinstance(config, dict) else None)
+    return DEFAULT_SOCKET if chosen in (None, "", "default") else None
+
+
+def _api_info(ctx: "Context", sock: str | None) -> dict | None:
+    """`docker info`'s server half straight from the daemon's API (milliseconds, not a CLI start)."""
+    if sock is None:
+        return None
+    answer = ctx.request(sock, "GET", "/info")
+    data = answer.json() if answer.ok else None
+    return data if isinstance(data, dict) else None
+
+
 def _ask_docker(ctx: "Context") -> DockerFacts:
     binary, chosen = ctx.which("docker"), _chosen_endpoint(ctx)
     if binary is None:
         return DockerFacts(None, "missing" if ctx.is_live else "refused", message="docker is not on PATH")
-    res = ctx.run(binary, "version", "--format", "{{json .}}")
+    # The CLI's own version (and the daemon's answer to it) and the daemon's info, asked at once.
+    res, api_info = ctx.map(lambda ask: ask(), [lambda: ctx.run(binary, "version", "--format", "{{json .}}"),
+                                                 lambda: _api_info(ctx, api_socket(ctx))])
     data = _first_json(res.stdout)
     state, message = _state(res, data)
     if chosen and state in ("down", "error"):
@@ -194,8 +220,8 @@ def _ask_docker(ctx: "Context") -> DockerFacts:
     if not client.get("Version"):  # a hung daemon: the CLI printed nothing before it was killed
         m = re.search(r"version ([0-9][^\s,]*)", ctx.run(binary, "--version", timeout=5).stdout)
         client = {**client, "Version": m.group(1)} if m else client
-    info = None
-    if state == "up":
+    info = api_info if state == "up" else None
+    if state == "up" and info is None:
         got = ctx.run(binary, "info", "--format", "{{json .}}")
         info = _first_json(got.stdout) if got.ok else None
     return DockerFacts(binary, state, client, server, info, message, f"{binary} version --format '{{{{json .}}}}'",

@@ -6,7 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlsplit
 
-from mab_doctor.engines.docker import DockerFacts, cli_config, config_dir, read_json
+from mab_doctor.engines.docker import DockerFacts, api_socket, cli_config, config_dir, read_json
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -105,7 +105,10 @@ def context_host(ctx: "Context", facts: DockerFacts) -> str:
 def daemon_socket(ctx: "Context", facts: DockerFacts) -> str | None:
     """The unix socket of the daemon the CLI talks to, when it is a local one the doctor may ask
     directly (DOCKER_HOST=unix://..., the current context's unix endpoint, or the default socket)."""
-    host = (ctx.env.get("DOCKER_HOST") or context_host(ctx, facts) or "unix:///var/run/docker.sock").strip()
+    direct = api_socket(ctx)
+    if direct or ctx.env.get("DOCKER_HOST"):
+        return direct
+    host = context_host(ctx, facts).strip()  # a context of its own: its endpoint, when a unix socket
     return host[len("unix://"):] if host.startswith("unix://") and len(host) > len("unix://") else None
 
 

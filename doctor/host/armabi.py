@@ -31,9 +31,10 @@ class ArmAbi:
     evidence: tuple[str, ...] = ()  # which of .ARM.attributes / e_flags / PT_INTERP decided what
 
 
-def read_arm_abi(data: bytes) -> ArmAbi:
+def read_arm_abi(data: bytes, *, loader_name: bool = True) -> ArmAbi:
     """Classify a 32-bit ARM ELF from its bytes (the whole file: its section headers and
-    .ARM.attributes sit near the end); raises mab_doctor.host.elf.ElfError naming what is unreadable."""
+    .ARM.attributes sit near the end); raises mab_doctor.host.elf.ElfError naming what is unreadable.
+    ``loader_name=False``: the PT_INTERP file name is not used as a hint (the caller reads the loader)."""
     header = _header(data)
     evidence: list[str] = []
     cpu_arch, vfp_args, present = _attributes(data, header, evidence)
@@ -45,10 +46,10 @@ def read_arm_abi(data: bytes) -> ArmAbi:
         float_abi = header.float_abi_from_flags
         evidence.append(f"float ABI {float_abi}: e_flags {header.flags:#x} "
                         f"(EF_ARM_ABI_FLOAT_{float_abi.upper()})")
-    if float_abi is None and header.float_abi_from_loader:
+    if float_abi is None and loader_name and header.float_abi_from_loader:
         float_abi = header.float_abi_from_loader
         evidence.append(f"float ABI {float_abi}: PT_INTERP {header.interpreter}")
-    if float_abi is None and present:
+    if float_abi is None and present and loader_name:  # without the name, the caller reads the loader first
         float_abi = "soft"
         evidence.append("float ABI soft: .ARM.attributes without Tag_ABI_VFP_args (default 0, base AAPCS)")
     if float_abi is None:

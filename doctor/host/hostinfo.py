@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.host import platforms
+from mab_doctor.host.armabi import ArmAbi
+from mab_doctor.host.cpu import CpuFacts, cpu_facts
 from mab_doctor.host.elf import ElfError, ElfHeader, TruncatedElf, parse_header
+from mab_doctor.host.placement import EMULATED, NATIVE, Placement, place
 from mab_doctor.host.platforms import Platform, Target
+from mab_doctor.host.userland import userland_arm_abi
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -97,6 +101,9 @@ class HostFacts:
     distro_version: str
     distro_name: str
     evidence: tuple[str, ...] = field(default=())
+    cpu: CpuFacts = field(default_factory=CpuFacts)
+    arm_abi: ArmAbi | None = None        # a 32-bit ARM userland's ABI: attributes, e_flags, its loader
+    arm_abi_problem: str | None = None   # why the userland's ABI could not be read whole
 
     @property
     def kernel_bits(self) -> int | None:
@@ -112,9 +119,15 @@ class HostFacts:
 
     @property
     def float_abi(self) -> str | None:
-        """ARM userland float ABI from e_flags or the loader name, None elsewhere."""
+        """The ARM userland's float ABI (None elsewhere), by the one rule `float-abi` shows: its
+        .ARM.attributes, then e_flags, then its loader's own, the loader's name only as a last hint;
+        an AArch64 userland is always hard-float (AAPCS64)."""
         elf = self.userland_elf
-        return elf.arm_float_abi if elf and elf.machine == platforms.EM_ARM else None
+        if elf is None or elf.machine not in (platforms.EM_ARM, platforms.EM_AARCH64):
+            return None
+        if elf.machine == platforms.EM_AARCH64:
+            return "hard"
+        return self.arm_abi.float_abi if self.arm_abi is not None else elf.arm_float_abi
 
 
 def host_facts(ctx: "Context") -> HostFacts:
@@ -176,36 +189,63 @@ def _compute(ctx: "Context") -> HostFacts:
             native = platforms.arm_variant_platform(int(variant[1:])) or native
     dist = ctx.distro()
     evidence.extend(dist.notes)
+    arm_abi, abi_problem = userland_arm_abi(ctx, path, elf) if elf is not None and elf.machine == platforms.EM_ARM \
+        else (None, None)
     return HostFacts(
         kernel_release=uname.release, kernel_machine=uname.machine, kernel_platform=kernel_platform,
         platform=native, userland_path=path, userland_elf=elf, dpkg_arch=dpkg_arch,
         cpu_architecture=cpuinfo_field(cpuinfo, "CPU architecture"),
         model_name=cpuinfo_field(cpuinfo, "model name"), arm_variant=variant,
         distro_id=dist.id(), distro_version=dist.version(), distro_name=dist.name(pretty=True),
-        evidence=tuple(evidence))
+        evidence=tuple(evidence), cpu=replace(cpu_facts(cpuinfo, kernel_machine=uname.machine,
+                                                        kernel_release=uname.release, personality=_personality(ctx)),
+                                              arm_level=int(variant[1:]) if variant else None),
+        arm_abi=arm_abi, arm_abi_problem=abi_problem)
+
+
+def _personality(ctx: "Context") -> bool | None:
+    """On a live arm64 kernel: whether it accepts the 32-bit personality (it refuses it, EINVAL,
+    when the CPU has no AArch32 or the kernel has no 32-bit support); None when not asked."""
+    setarch = ctx.which("setarch") if ctx.is_live and ctx.uname.machine == "aarch64" else None
+    if setarch is None:
+        return None
+    res = ctx.run(setarch, "linux32", "true")
+    if res.ok:
+        return True
+    return False if "Invalid argument" in res.stderr else None
 
 
 HOST_FACTS: Fact[HostFacts] = Fact("host facts", _compute)
 
 
+def placement(ctx: "Context", target: Target) -> Placement:
+    """How this host runs ``target``: natively, emulated, or not at all; the one place that decides,
+    so every check, the header and `platform` agree."""
+    f = host_facts(ctx)
+    return place(target, host=f.platform, kernel=f.kernel_platform, cpu=f.cpu)
+
+
 def is_native(ctx: "Context", target: Target) -> bool:
-    """Whether this host runs ``target`` without emulation (an unknown host platform runs nothing
-    natively); the one place that asks, so every check and report agrees."""
-    host = host_facts(ctx).platform
-    return host is not None and platforms.runs_natively(host, target)
+    """Whether this host runs ``target`` without emulation (an unknown host platform runs nothing natively)."""
+    return placement(ctx, target).how == NATIVE
 
 
 def native_map(ctx: "Context") -> dict[str, bool]:
     """Each run target -> runs natively here; never raises (a report header must not crash)."""
+    return {name: where.how == NATIVE for name, where in placement_map(ctx).items()}
+
+
+def placement_map(ctx: "Context") -> dict[str, Placement]:
+    """Each run target -> how this host runs it; never raises (a report header must not crash)."""
     try:
-        return {str(t): is_native(ctx, t) for t in ctx.targets}
-    except Exception:
-        return {str(t): False for t in ctx.targets}
+        return {str(t): placement(ctx, t) for t in ctx.targets}
+    except Exception as exc:
+        return {str(t): Placement(EMULATED, f"host facts unavailable: {exc}") for t in ctx.targets}
 
 
 def emulated_targets(ctx: "Context") -> list[Target]:
-    """The run's targets that this host cannot run natively (they need binfmt_misc + QEMU)."""
-    return [t for t in ctx.targets if not is_native(ctx, t)]
+    """The run's targets that need binfmt_misc + QEMU here (not those that cannot run here at all)."""
+    return [t for t in ctx.targets if placement(ctx, t).how == EMULATED]
 
 
 def host_summary(ctx: "Context") -> dict:
@@ -238,4 +278,6 @@ def platform_vocabulary(f: HostFacts) -> dict:
         "qemu": p.qemu_binary if p else None, "float_abi": f.float_abi,
         "arm_arch": f.arm_variant if p and p.arch in ("arm", "arm64") else None,
         "userland_bits": f.userland_bits, "kernel_bits": f.kernel_bits,
+        "aarch32": f.cpu.aarch32 if f.kernel_machine == "aarch64" else None,
+        "vfp": f.cpu.vfp, "cpu_cores": ", ".join(f.cpu.cores) or None,
     }

@@ -79,3 +79,37 @@ def known_environment(distro_id: str, version: str) -> dict[str, Any] | None:
         if env["version"] == version or version.split(".")[0] == env["version"]:
             return env
     return None
+
+
+def covers(entry: dict[str, Any], version: str) -> bool:
+    """Whether a known-bad entry covers ``version``: its "version" exactly (missing components count
+    as 0), else the range "from" (inclusive) to "before" (exclusive), either end open."""
+    if "version" in entry:
+        return not version_lt(version, entry["version"]) and not version_lt(entry["version"], version)
+    low, high = entry.get("from"), entry.get("before")
+    if low is None and high is None:
+        return False  # an entry that bounds nothing is a data error, never a match for everything
+    return (low is None or not version_lt(version, low)) and (high is None or version_lt(version, high))
+
+
+def range_label(entry: dict[str, Any]) -> str:
+    """How a known-bad entry reads: '9.2.0', '8.1.1 up to 8.2.10 (exclusive)', 'before 7.2.0', '6.9 and
+    later', with ' for linux/arm64' when it names targets."""
+    if "version" in entry:
+        text = entry["version"]
+    elif entry.get("from") and entry.get("before"):
+        text = f"{entry['from']} up to {entry['before']} (exclusive)"
+    elif entry.get("before"):
+        text = f"before {entry['before']}"
+    else:
+        text = f"{entry.get('from')} and later"
+    return text + (f" for {', '.join(entry['targets'])}" if entry.get("targets") else "")
+
+
+def known_bad(req_id: str, version: str | None, target: str | None = None) -> list[dict[str, Any]]:
+    """The known-bad entries of requirement ``req_id`` covering ``version`` (and ``target``, for entries
+    that name targets); none for an unknown or unreadable version."""
+    if not version or parse_version(version) is None:
+        return []
+    return [bad for bad in requirement(req_id).raw.get("known_bad", [])
+            if covers(bad, version) and (target is None or not bad.get("targets") or target in bad["targets"])]

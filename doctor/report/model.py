@@ -169,10 +169,13 @@ class TargetInfo:
     platform: str
     native: bool
     source: str = ""  # "--platform", "MAB_PLATFORMS", "default", a project file; "" = not recorded
+    placement: str = ""  # "native", "emulated", "impossible" ("" = not recorded: older reports)
+    why: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """One item of the report's `target_details`."""
-        return {"platform": self.platform, "native": self.native, "source": self.source}
+        placed = {"placement": self.placement, "why": self.why} if self.placement else {}
+        return {"platform": self.platform, "native": self.native, "source": self.source} | placed
 
 
 def _native_guess(host: HostSummary, platform: str) -> bool:
@@ -189,8 +192,8 @@ def _native_guess(host: HostSummary, platform: str) -> bool:
 def _targets(data: Mapping[str, Any], host: HostSummary) -> tuple[TargetInfo, ...]:
     details = data.get("target_details")
     if details is not None:
-        return tuple(TargetInfo(str(t["platform"]), bool(t.get("native")), _text(t.get("source")))
-                     for t in details)
+        return tuple(TargetInfo(str(t["platform"]), bool(t.get("native")), _text(t.get("source")),
+                                _text(t.get("placement")), _text(t.get("why"))) for t in details)
     return tuple(TargetInfo(str(t), _native_guess(host, str(t))) for t in data.get("targets") or ())
 
 

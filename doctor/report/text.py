@@ -126,6 +126,7 @@ def grid_table(p: _Printer, report: Report) -> Table:
         table.add_column(terminal_text(column.label))
     for target in report.targets:
         cells = [Text(terminal_text(target.platform)), Text("yes", style="green") if target.native
+                 else Text("no (cannot run here)", style="red") if target.placement == "impossible"
                  else Text("no (needs emulation)", style="yellow")]
         for column in grid.columns:
             status = grid.mark(column, target.platform)

@@ -247,13 +247,14 @@ def test_text_file_busy_that_never_ends_gives_up_after_four_tries(live_host, mon
     assert pauses == [0.01, 0.05, 0.2, 0.5] and runner.calls == [("linux_arm64", "direct")] * 4
 
 
-def test_same_elf_machine_as_the_host_warns_about_instruction_levels(monkeypatch):
+def test_a_target_that_cannot_run_here_fails_without_a_probe(monkeypatch):
+    # ARMv7 programs on an ARMv6 CPU: the probe (ARMv4 code) would run and prove nothing.
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     ctx = host("pi-zero-raspbian", targets="linux/arm/v7", live=True, uname_override=Uname("6.1.0", "armv6l"))
-    ctx.runner = ProbeRunner({("linux_arm_v7", "direct"): RAN})
+    ctx.runner = ProbeRunner({})
     (res,) = binfmt_exec(ctx)
-    assert res.details[3] == ("the probe only uses instructions every arm level has: real linux/arm/v7 "
-                              "binaries may still die with 'illegal instruction' here (see float-abi)")
+    assert res.status is Status.FAIL and res.summary.startswith("cannot run here: needs ARMv7, this CPU is ARMv6")
+    assert res.fix is None and res.data == {"placement": "impossible"}
 
 
 def test_the_declaration():

@@ -284,6 +284,8 @@ def test_the_daemons_own_build_cache_is_listed_and_pruned_through_its_api(probe_
     builder, asked = ctx.runner, []
 
     def api(sock, method, path, *, timeout):
+        if path == "/info":  # docker facts: the CLI's `docker info` of this fake host answers instead
+            return HttpAnswer("GET /info", 404)
         asked.append((sock, method, urlsplit(path).path))
         if method == "GET":
             return HttpAnswer("GET", 200, json.dumps({"BuildCache": [{"ID": i} for i in builder.cache]}).encode())
@@ -306,7 +308,7 @@ def test_a_builder_of_another_driver_is_cleaned_through_its_own_commands(probe_h
 
     def api(sock, method, path, *, timeout):  # asked before the builder is known; never used to remove
         assert method == "GET", "the daemon's API holds no docker-container builder's cache"
-        return HttpAnswer("GET", 200, b'{"BuildCache": []}')
+        return HttpAnswer("GET", 200, b'{"BuildCache": []}') if path != "/info" else HttpAnswer("GET /info", 404)
     ctx.requester = api
     (res,) = build_probe(ctx)
     assert res.status is Status.OK and res.data["removed"] == 1

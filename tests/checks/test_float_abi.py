@@ -20,11 +20,13 @@ def arm_tree(cpuinfo, shell, dpkg_arch="armhf", machine="armv7l"):
             "/var/lib/dpkg/status": f"Package: dpkg\nStatus: install ok installed\nArchitecture: {dpkg_arch}\n"}
 
 
-def test_pi_zero_raspbian_warns_that_v7_images_will_not_run():
+def test_pi_zero_raspbian_fails_v7_images_that_cannot_run_there():
     res = float_abi(host("pi-zero-raspbian"))
-    assert res.status is Status.WARN
+    assert res.status is Status.FAIL
     assert "hard-float v6 (Raspbian armhf)" in res.summary and "ARMv6 CPU" in res.summary
-    assert "linux/arm/v7" in res.summary and "linux/arm64" in res.summary and "illegal instruction" in res.summary
+    assert "linux/arm/v7 cannot run here: needs ARMv7, this CPU is ARMv6" in res.summary
+    assert "linux/arm64" not in res.summary  # a qemu-aarch64 handler runs it: see binfmt-handlers
+    assert "illegal instruction" in res.summary
     assert res.data["userland"] == "hard-float v6 (Raspbian armhf)" and res.data["float_abi"] == "hard"
     assert res.data["cpu_arch"] == "7" and res.data["cpu_variant"] == "v6"  # the ARMv6 quirk
     assert res.data["runs"] == ("linux/arm/v5", "linux/arm/v6") and "linux/arm/v7" in res.data["dies"]
@@ -57,7 +59,7 @@ def test_armel_nas_is_soft_float_v5te():
     assert res.data["runs"] == ("linux/arm/v5",)
     assert any("containers bring their own libc" in d for d in res.details)
     warned = float_abi(host("armel-nas"))  # default targets include arm/v7
-    assert warned.status is Status.WARN and "linux/arm/v7" in warned.summary
+    assert warned.status is Status.FAIL and "linux/arm/v7 cannot run here" in warned.summary
     assert "--platform linux/arm/v5" in warned.remediation
 
 
@@ -71,8 +73,9 @@ def test_pi4_raspbian_userland_on_an_armv8_cpu_runs_v7():
 
 def test_graviton_gets_the_64bit_note():
     res = float_abi(host("graviton2-ubuntu-22.04-arm64"))
-    assert res.status is Status.OK and "AAPCS64" in res.summary and "binfmt-exec" in res.summary
-    assert res.data["float_abi"] == "hard" and res.data["runs"] == ("linux/arm64",)
+    assert res.status is Status.OK and "AAPCS64" in res.summary and "CPU's AArch32 state" in res.summary
+    assert res.data["float_abi"] == "hard" and res.data["aarch32"] is True and res.data["cores"] == ("Neoverse-N1",)
+    assert res.data["runs"] == ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8", "linux/arm64")
 
 
 def test_amd64_is_skipped():
@@ -138,9 +141,10 @@ V5_CPUINFO = ("model name\t: Feroceon 88FR131 rev 1 (v5l)\nFeatures\t: swp half 
 V8_CPUINFO = ("model name\t: ARMv7 Processor rev 3 (v7l)\n"
               "Features\t: half thumb fastmult vfp edsp neon vfpv3 tls vfpv4\nCPU architecture: 8\n")
 HARD, SOFT = 0x05000400, 0x05000200
+ALL_ARM = ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8", "linux/arm64")
 TOOLS = ("Build and pull {best} for this host (`--platform {best}`, Docker Hub `{prefix}/...` base images), and "
          "build {bad} on a machine that runs them (or under QEMU emulation there).")
-DIES = "{where}: {bad} will not run natively here (illegal instruction / exec format error)"
+DIES = "{where}: {bad} cannot run here: {why}"
 
 
 def userland(cpu_arch, vfp_args, flags=HARD, interp=None):
@@ -165,9 +169,9 @@ def userland(cpu_arch, vfp_args, flags=HARD, interp=None):
     (userland(10, 1), V8_CPUINFO, "armv7l", "armhf", "linux/arm/v8,linux/arm64",
      "hard-float v7 (Debian armhf) userland on an ARMv8 CPU: runs linux/arm/v5, linux/arm/v6, linux/arm/v7, "
      "linux/arm/v8"),
-    # a CPU level the table does not know: nothing is judged
+    # a CPU level the table does not know: the Debian armhf userland itself runs, so ARMv7 at least
     (userland(10, 1), "Features\t: vfp\nCPU architecture: 9\n", "armv7l", "armhf", "linux/arm/v7",
-     "hard-float v7 (Debian armhf) userland on an ARM? CPU: runs no ARM image variant"),
+     "hard-float v7 (Debian armhf) userland on an ARM? CPU: runs linux/arm/v5, linux/arm/v6, linux/arm/v7"),
 ])
 def test_ok_verdicts_exactly(make_host, shell, cpuinfo, machine, dpkg, targets, summary):
     res = float_abi(make_host(arm_tree(cpuinfo, shell, dpkg, machine), targets=targets))
@@ -210,28 +214,36 @@ def test_a_float_abi_nobody_can_tell_is_not_a_dpkg_mismatch(make_host):
         Status.OK, "ARM, float ABI unknown userland on an ARMv7 CPU: runs linux/arm/v5, linux/arm/v6, linux/arm/v7")
 
 
-@pytest.mark.parametrize("shell, cpuinfo, machine, dpkg, targets, where, bad, best, prefix", [
-    # a soft-float ARMv5 host: everything above v5 dies
+@pytest.mark.parametrize("shell, cpuinfo, machine, dpkg, targets, where, bad, why, best, prefix", [
+    # a soft-float ARMv5 host: everything above v5 cannot run
     (userland(4, 0, SOFT), V5_CPUINFO, "armv5tel", "armel", "linux/arm/v6",
-     "soft-float v5TE (armel) userland on an ARMv5 CPU", "linux/arm/v6", "linux/arm/v5", "arm32v5"),
-    # an ARMv6 CPU without VFP: Docker's hard-float arm32v6 images die too
+     "soft-float v5TE (armel) userland on an ARMv5 CPU", "linux/arm/v6", "needs ARMv6, this CPU is ARMv5",
+     "linux/arm/v5", "arm32v5"),
+    # an ARMv6 CPU without VFP: Docker's hard-float arm32v6 images cannot run either
     (userland(4, 0, SOFT), V6_NO_VFP_CPUINFO, "armv6l", "armel", "linux/arm/v6",
-     "soft-float v5TE (armel) userland on an ARMv6 CPU", "linux/arm/v6", "linux/arm/v5", "arm32v5"),
-    # ARMv7: arm/v8 and arm64 die, arm/vN first in the list
+     "soft-float v5TE (armel) userland on an ARMv6 CPU", "linux/arm/v6",
+     "linux/arm/v6 images are hard-float (VFP), and /proc/cpuinfo lists no VFP", "linux/arm/v5", "arm32v5"),
+    # ARMv7: arm/v8 cannot run; arm64 can, through a qemu-aarch64 handler, so it is not named here
     (userland(10, 1), PI3_CPUINFO, "armv7l", "armhf", "linux/arm64,linux/arm/v8",
-     "hard-float v7 (Debian armhf) userland on an ARMv7 CPU", "linux/arm/v8, linux/arm64", "linux/arm/v7", "arm32v7"),
-    # a 64-bit kernel on a CPU that says ARMv7: arm64 still dies
-    (userland(10, 1), PI3_CPUINFO, "aarch64", "armhf", "linux/arm/v8,linux/arm64",
-     "hard-float v7 (Debian armhf) userland on an ARMv7 CPU", "linux/arm/v8, linux/arm64", "linux/arm/v7", "arm32v7"),
+     "hard-float v7 (Debian armhf) userland on an ARMv7 CPU", "linux/arm/v8", "needs ARMv8, this CPU is ARMv7",
+     "linux/arm/v7", "arm32v7"),
     # an ARMv4 CPU runs no image variant at all: v5 is still the nearest thing to build
     (build_elf("arm", flags=SOFT), "Features\t: swp half\nCPU architecture: 4\n", "armv4l", "armel", "linux/arm/v5",
-     "soft-float (armel) userland on an ARMv4 CPU", "linux/arm/v5", "linux/arm/v5", "arm32v5"),
+     "soft-float (armel) userland on an ARMv4 CPU", "linux/arm/v5", "needs ARMv5, this CPU is ARMv4", "linux/arm/v5",
+     "arm32v5"),
 ])
-def test_dying_arm_targets_warn_with_the_best_variant(make_host, shell, cpuinfo, machine, dpkg, targets, where, bad,
-                                                      best, prefix):
+def test_targets_that_cannot_run_here_fail_with_the_best_variant(make_host, shell, cpuinfo, machine, dpkg, targets,
+                                                                  where, bad, why, best, prefix):
     res = float_abi(make_host(arm_tree(cpuinfo, shell, dpkg, machine), targets=targets))
-    assert (res.status, res.summary) == (Status.WARN, DIES.format(where=where, bad=bad))
+    assert res.status is Status.FAIL and res.summary.startswith(DIES.format(where=where, bad=bad, why=why))
     assert res.remediation == TOOLS.format(best=best, prefix=prefix, bad=bad)
+
+
+def test_a_64bit_kernel_under_a_32bit_userland_runs_arm64_and_every_arm_variant(make_host):
+    res = float_abi(make_host(arm_tree(PI3_CPUINFO, userland(10, 1), "armhf", "aarch64"),
+                              targets="linux/arm/v8,linux/arm64"))
+    assert res.status is Status.OK
+    assert res.data["runs"] == ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8", "linux/arm64")
 
 
 def test_pi_zero_recommends_arm32v6(make_host):
@@ -314,19 +326,20 @@ def test_arm64_userland_exactly(make_host):
     files = arm_tree("Features\t: fp asimd evtstrm\nCPU architecture: 8\n", build_elf("aarch64"), "arm64", "aarch64")
     res = float_abi(make_host(files))
     assert (res.status, res.summary) == (
-        Status.OK, "64-bit ARM userland: float ABI is always hard (AAPCS64); 32-bit arm images run only if the CPU "
-                   "has AArch32 (binfmt-exec proves it)")
-    assert res.details[:2] == ("userland: /bin/sh is linux/arm64", "/proc/cpuinfo: CPU architecture 8")
+        Status.OK, "64-bit ARM userland: float ABI is always hard (AAPCS64); 32-bit arm images run on the CPU's "
+                   "AArch32 state if it has one (binfmt-exec proves it)")
+    assert res.details == ("userland: /bin/sh is linux/arm64", "/proc/cpuinfo: CPU architecture 8, cores not named",
+                           "32-bit ARM (AArch32): unknown core: 32-bit support not known from /proc/cpuinfo")
     assert res.data == {"userland": "64-bit ARM (AAPCS64)", "cpu_arch": "8", "float_abi": "hard", "cpu_variant": "v8",
-                        "vfp": True, "neon": True, "runs": ("linux/arm64",), "dies": ()}
+                        "vfp": True, "neon": True, "runs": ALL_ARM, "dies": (), "aarch32": None, "cores": ()}
 
 
 def test_arm64_by_the_kernel_alone_is_still_arm64(make_host):
     files = arm_tree("", b"#!/bin/sh\n", "arm64", "aarch64")
     res = float_abi(make_host(files))
-    assert res.status is Status.OK and res.data["runs"] == ("linux/arm64",)
+    assert res.status is Status.OK and res.data["runs"] == ALL_ARM
     assert res.data["vfp"] is False and res.data["neon"] is False
-    assert res.details[:2] == ("userland: unknown is linux/arm64", "/proc/cpuinfo: CPU architecture -")
+    assert res.details[:2] == ("userland: unknown is linux/arm64", "/proc/cpuinfo: CPU architecture -, cores not named")
 
 
 def test_an_unknown_machine_is_skipped_by_name(make_host):
@@ -379,15 +392,25 @@ def test_a_debian_armhf_userland_gets_no_raspbian_note(make_host):
 
 
 def test_arm64_is_never_the_best_32bit_variant(make_host):
-    # an ARMv8 core without VFP under a 64-bit kernel: v5 and arm64 run, the hard-float variants die
-    res = float_abi(make_host(arm_tree("Features\t: half thumb\nCPU architecture: 8\n", userland(14, 0, SOFT),
-                                       "armel", "aarch64"), targets="linux/arm/v7"))
-    assert res.data["runs"] == ("linux/arm/v5", "linux/arm64")
+    # ARMv6 without VFP, asked for v7 and arm64: v5 is the variant to build here, never arm64
+    res = float_abi(make_host(arm_tree(V6_NO_VFP_CPUINFO, userland(4, 0, SOFT), "armel", "armv6l"),
+                              targets="linux/arm/v7,linux/arm64"))
+    assert res.data["runs"] == ("linux/arm/v5",) and "linux/arm64" in res.data["dies"]
     assert res.remediation == TOOLS.format(best="linux/arm/v5", prefix="arm32v5", bad="linux/arm/v7")
+
+
+def test_an_arm64_cpu_without_aarch32_sends_arm_targets_to_emulation(make_host):
+    grace = ("processor\t: 0\nFeatures\t: fp asimd evtstrm sve2\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+             "CPU variant\t: 0x0\nCPU part\t: 0xd4f\nCPU revision\t: 0\n")
+    res = float_abi(make_host(arm_tree(grace, build_elf("aarch64"), "arm64", "aarch64"), targets="linux/arm/v7"))
+    assert res.status is Status.OK and "cannot run 32-bit ARM code" in res.summary and "binfmt-handlers" in res.summary
+    assert res.data["aarch32"] is False and res.data["cores"] == ("Neoverse-V2",)
+    assert res.data["runs"] == ("linux/arm64",)
 
 
 def test_only_the_dying_targets_are_named(make_host):
     res = float_abi(make_host(arm_tree(PI_ZERO_CPUINFO, userland(6, 1), machine="armv6l"),
                               targets="linux/arm/v6,linux/arm/v7,linux/amd64"))
-    assert (res.status, res.summary) == (Status.WARN, DIES.format(
-        where="hard-float v6 (Raspbian armhf) userland on an ARMv6 CPU", bad="linux/arm/v7"))
+    assert res.status is Status.FAIL and res.summary.startswith(DIES.format(
+        where="hard-float v6 (Raspbian armhf) userland on an ARMv6 CPU", bad="linux/arm/v7",
+        why="needs ARMv7, this CPU is ARMv6"))

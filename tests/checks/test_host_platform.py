@@ -8,7 +8,8 @@ from helpers import host
 from mab_doctor.checks.binfmt_handlers import binfmt_handlers
 from mab_doctor.checks.binfmt_persist import binfmt_persist
 from mab_doctor.core.model import Status
-from mab_doctor.host.hostinfo import arm_cpu_variant, dpkg_architecture, emulated_targets, is_native, native_map
+from mab_doctor.host.hostinfo import (arm_cpu_variant, dpkg_architecture, emulated_targets, is_native, native_map,
+                                      placement)
 
 DPKG = "Package: dpkg\nStatus: install ok installed\nArchitecture: {arch}\nVersion: 1.21.22\n"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
@@ -103,7 +104,9 @@ def test_one_native_rule_for_checks_and_reports():
     ctx = host("pi-zero-raspbian", targets="linux/amd64,linux/arm/v5,linux/arm/v6,linux/arm/v7")
     assert native_map(ctx) == {"linux/amd64": False, "linux/arm/v5": True, "linux/arm/v6": True,
                                "linux/arm/v7": False}
-    assert [str(t) for t in emulated_targets(ctx)] == ["linux/amd64", "linux/arm/v7"]
+    # ARMv7 programs on an ARMv6 CPU: no handler can take them without taking the host's own too.
+    assert [str(t) for t in emulated_targets(ctx)] == ["linux/amd64"]
+    assert [placement(ctx, t).how for t in ctx.targets] == ["emulated", "native", "native", "impossible"]
     assert [is_native(ctx, t) for t in ctx.targets] == list(native_map(ctx).values())
     said_native = [r.summary.startswith("native") for r in binfmt_handlers(ctx)]
     assert said_native == [r.summary.startswith("native") for r in binfmt_persist(ctx)] == [False, True, True, False]
@@ -183,9 +186,9 @@ def test_64bit_kernel_with_32bit_arm_userland_exact_words(make_host):
     res = host_platform(make_host(tree("aarch64", "6.1.21-v8+", shell, "armhf", "CPU architecture: 8\n")))
     assert res.summary == "64-bit kernel (aarch64) with a 32-bit userland: native platform is linux/arm/v8"
     assert res.remediation == (
-        "Docker, dpkg and image selection follow the userland, not `uname -m`: pass --platform with a 32-bit "
-        "platform this CPU runs (e.g. linux/arm/v7) when pulling and building; install a 64-bit OS to run "
-        "linux/arm64 images natively.")
+        "Docker, dpkg and image selection follow the userland, not `uname -m`: pass --platform when pulling and "
+        "building. The aarch64 kernel runs linux/arm64 programs natively too (no emulator needed), so `--platform "
+        "linux/arm64` also works here.")
     assert "userland float ABI: hard-float" in res.details
 
 
@@ -193,7 +196,8 @@ def test_64bit_x86_kernel_with_an_i386_userland_warns_too(make_host):
     res = host_platform(make_host(tree("x86_64", "6.1.0", build_elf("i386"), "i386")))
     assert res.status is Status.WARN
     assert res.summary == "64-bit kernel (x86_64) with a 32-bit userland: native platform is linux/386"
-    assert res.remediation.endswith("install a 64-bit OS to run linux/amd64 images natively.")
+    assert res.remediation.endswith("The x86_64 kernel runs linux/amd64 programs natively too (no emulator needed), "
+                                    "so `--platform linux/amd64` also works here.")
 
 
 @pytest.mark.parametrize("machine, shell, cpuinfo, dpkg, oci", [

@@ -55,7 +55,8 @@ TARGET_FILES = ("/proc/cpuinfo", "/proc/filesystems", "/proc/self/mountinfo", "/
                 "/usr/share/binfmts/qemu-aarch64", f"/boot/config-{RELEASE}", "/proc/config.gz",
                 "/etc/docker/daemon.json", "/root/.docker/config.json",
                 "/usr/libexec/docker/cli-plugins/docker-buildx", "/usr/bin/qemu-aarch64-static", "/usr/bin/sh",
-                "/proc/meminfo", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/arch", "/usr/bin/docker")
+                "/proc/meminfo", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/arch", "/usr/bin/docker",
+                "/proc/self/uid_map", "/proc/version")
 # Folders the checks list: made hostile as a whole.
 TARGET_DIRS = (MP, "/usr/lib/binfmt.d", "/var/lib/binfmts", "/usr/libexec/docker/cli-plugins", "/etc/docker",
                "/proc", "/etc", "/boot")
