@@ -105,17 +105,26 @@ def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: 
     native = is_native(ctx, target)
     winner = None if native else find_handling(listing(ctx), platform).winner
     via = "native" if native else (winner.name if winner else "no handler")
-    direct = _run_probe(ctx, str(files[0]))
-    # A native binary involves no binfmt handler: in a container it runs exactly as it does here.
-    inside = direct if native else "not run"
-    if chroot and direct == "ran" and not native:
+    implied = False
+    if chroot and not native:
+        # The chroot run first: a probe that ran in an empty chroot went through the handler and its F
+        # flag, so a direct run would too (one process per target on a healthy host, not two).
         inside = _run_probe(ctx, chroot, str(files[1]), "/probe")
+        implied = inside == "ran"
+        direct = "ran" if implied else _run_probe(ctx, str(files[0]))
+        if direct != "ran":
+            inside = "not run"  # chroot's answer means something only after a direct run that worked (see classify)
+    else:
+        direct = _run_probe(ctx, str(files[0]))
+        # A native binary involves no binfmt handler: in a container it runs exactly as it does here.
+        inside = direct if native else "not run"
     facts = {"direct": direct, "chroot": inside, "via": via,
              "grid": {"runs": direct == "ran", "in container": inside == "ran" if native or (chroot and
                       direct == "ran") else None}}
     tested = (f"{inside} (native: no handler involved)" if native else inside if chroot
               else "not tested (needs root and chroot(1))")
-    details = [f"direct run: {direct}", f"in an empty chroot: {tested}", f"path: {via}"]
+    details = [f"direct run: {direct}" + (" (implied: it ran in the empty chroot)" if implied else ""),
+               f"in an empty chroot: {tested}", f"path: {via}"]
     say = {"target": name, "details": details, "data": facts}
     fix = None if native and direct == "ran" else register_fix(ctx, platform, winner)
     if direct != "ran":

@@ -38,7 +38,12 @@ def _target_row(ctx: Context, probe: Probe, name: str, how: str, say: dict, else
                                target=name)
         fix = register_fix(ctx, target.platform, winner) if cause.key in ("exec-format", "no-F-flag") \
             and how == "emulated" and not elsewhere else None
-        return Result.fail(f"the probe build fails: {cause.title}", fix=fix, remediation=cause.remedy,
+        title, remedy = cause.title, cause.remedy
+        if cause.key == "exec-format":  # the probe is built for its target: the builder has no handler for it
+            title = f"exec format error: no binfmt_misc handler runs {name} programs for this builder"
+            remedy = ("Register a QEMU handler with F: `sudo mab-doctor --fix`" if not elsewhere else
+                      f"Register QEMU handlers where the daemon runs ({elsewhere}).")
+        return Result.fail(f"the probe build fails: {title}", fix=fix, remediation=remedy,
                            details=say["details"] + [f"log line {cause.line}: {cause.evidence}"],
                            data=say["data"] | {"cause": cause.key}, target=name)
     steps = probe.steps.get(name, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from mab_doctor.api import CommandResult, Context, Result, check
@@ -54,10 +55,11 @@ def _too_old(version: str | None, minimum: str) -> bool:
 def podman(ctx: Context) -> Result:
     """What it checks: whether Podman and Buildah are installed and their versions (`podman version
     --format json`, `buildah version --json`, `--version` as fallback); the Buildah that Podman
-    builds with (`podman info`) and the Buildah CLI against the matrix minimum for multi-value
-    `--platform` with `--manifest` (Buildah 1.23); the Podman minimum (3.4, not confirmed from a
-    release: the matrix marks it unverified); rootless mode and Podman's architecture against the
-    host platform (`podman info --format json`).
+    builds with (`podman info`, run with -v or when this check is named: it initialises the
+    storage, 0.2-0.4 s) and the Buildah CLI against the matrix minimum for multi-value `--platform`
+    with `--manifest` (Buildah 1.23); the Podman minimum (3.4, not confirmed from a release: the
+    matrix marks it unverified); rootless mode and Podman's architecture (`podman info`, else the
+    user running it and `podman version`'s OsArch) against the host platform.
 
     Why it matters: older Buildah cannot build a multi-platform manifest in one command; a Podman
     built for another architecture pulls and builds that architecture by default; a broken
@@ -75,18 +77,21 @@ def podman(ctx: Context) -> Result:
     details: list[str] = []
     info: dict | None = None
     info_error = None
-    # `podman info` alone takes ~0.2 s: the three commands wait side by side.
+    # `podman info` initialises the storage (0.2-0.4 s): only when details are asked for (-v, or this
+    # check named); the version answer gives the architecture, and rootless is who runs Podman.
+    client: dict = {}  # `podman version`'s Client object: Version, and OsArch ("linux/amd64")
     asks = [lambda: _version(ctx, podman_bin, ("version", "--format", "json"),
-                             lambda d: _dict(d.get("Client")).get("Version")) if podman_bin else None,
-            lambda: ctx.run(podman_bin, "info", "--format", "json") if podman_bin else None,
+                             lambda d: client.update(_dict(d.get("Client"))) or client.get("Version"))
+            if podman_bin else None,
+            lambda: ctx.run(podman_bin, "info", "--format", "json") if podman_bin and ctx.thorough else None,
             lambda: _version(ctx, buildah_bin, ("version", "--json"), lambda d: d.get("version"))
             if buildah_bin else None]
     podman_said, res, buildah_said = ctx.map(lambda ask: ask(), asks)
     if podman_said:
         versions["podman"], said = podman_said
         details.append(said)
-        info = _json(res)
-        if info is None and not res.refused:
+        info = _json(res) if res is not None else None
+        if res is not None and info is None and not res.refused:
             info_error = res.explain() if res.stderr.strip() else f"{res.describe()}, no JSON"
     if buildah_said:
         versions["buildah"], said = buildah_said
@@ -96,6 +101,10 @@ def podman(ctx: Context) -> Result:
     rootless = _dict(host.get("security")).get("rootless")
     rootless = rootless if isinstance(rootless, bool) else None
     arch = _word(host.get("arch"))
+    if res is None and client.get("Version"):  # not asked, but Podman answered: it runs here, as this user
+        os_arch = _word(client.get("OsArch")) or ""
+        arch, rootless = os_arch.partition("/")[2] or None, os.geteuid() != 0
+        details.append("`podman info` not run (it initialises the storage): `mab-doctor podman` or -v runs it")
     data = {"versions": versions, "rootless": rootless, "arch": arch}
     if not any(versions.values()) and not info:
         return Result.skip("Podman/Buildah found but not run (foreign --root, or they did not answer)",

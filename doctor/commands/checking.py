@@ -64,17 +64,27 @@ def make_context(opts: Options, targets: tuple = (), *, project: bool = True):
     chosen, sources = project_targets(opts, intent)
     if targets:
         chosen, sources = targets, {str(t): opts.target_source for t in targets}
-    return Context(root=opts.root, targets=chosen, target_sources=sources, project=intent, timeout=opts.timeout)
+    return Context(root=opts.root, targets=chosen, target_sources=sources, project=intent, timeout=opts.timeout,
+                   thorough=opts.verbose or bool(opts.names))
 
 
 def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]:
     """(outcomes, context, wall seconds) of one run of the selected checks."""
     from mab_doctor.core.runner import run_checks
 
-    checks, problems = selected_checks(opts)
+    from mab_doctor.core.tasks import TaskPool
+
     ctx = make_context(opts)
+    pool = TaskPool(opts.jobs, name="check")
+    if not opts.names and ctx.is_live:
+        _warm(ctx, pool)  # the slowest answers of a full run start now, while the checks are still being imported
+    try:
+        checks, problems = selected_checks(opts)
+    except BaseException:  # an unknown check name: its workers must not outlive the usage error
+        pool.close()
+        raise
     start = time.monotonic()
-    stream = run_checks(checks, ctx, problems=problems, jobs=opts.jobs)
+    stream = run_checks(checks, ctx, problems=problems, jobs=opts.jobs, pool=pool)
     if not spinner:
         return list(stream), ctx, time.monotonic() - start
     from rich.console import Console
@@ -90,6 +100,29 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
             outcomes.append(outcome)
             status.update(f"ran {outcome.check.title}")
     return outcomes, ctx, time.monotonic() - start
+
+
+def _warm(ctx, pool) -> None:
+    """Start, on the run's pool, the facts a full run waits longest for: Docker's answers and the buildx
+    builders (a plugin start and a daemon round trip each); the checks that need them find them computed
+    or in progress (a fact is computed once: later askers wait for it)."""
+    from mab_doctor.engines.builders import list_builders
+    from mab_doctor.engines.buildx import has_plugin
+    from mab_doctor.engines.docker import docker_facts
+
+    def builders() -> None:
+        docker = ctx.which("docker")
+        if docker and has_plugin(ctx):
+            list_builders(ctx, docker)
+
+    def quietly(fact) -> None:
+        try:
+            fact()
+        except Exception:  # noqa: BLE001 - the check that asks again gets the error itself
+            pass
+    ctx.lend(pool)  # what they wait on in turn (`ls` as JSON and as a table) goes side by side too
+    for fact in (lambda: docker_facts(ctx), builders):
+        pool.submit(quietly, fact)
 
 
 def wants_spinner(opts: Options) -> bool:

@@ -47,6 +47,7 @@ class Context:
     targets: tuple[Any, ...] = ()  # mab_doctor.host.platforms.Target, normalised by the CLI
     target_sources: Mapping[str, str] = field(default_factory=dict)  # target -> "--platform", "compose.yaml:7"...
     project: Any = None  # mab_doctor.project.model.Intent read from the project directory; None: not read
+    thorough: bool = False  # -v or checks named: slow evidence (`podman info`) is worth its time
     timeout: float = DEFAULT_TIMEOUT
     uname_override: Uname | None = None
     live: bool | None = None  # None: decided from the root; tests force True to "run" fake commands
@@ -188,6 +189,10 @@ class Context:
         (results in input order), else one after the other."""
         pool = self._pool
         return [fn(item) for item in items] if pool is None else pool.map(fn, items)
+
+    def lend(self, pool: TaskPool) -> None:
+        """Let ``map`` use ``pool`` from now on, for the rest of this context's run."""
+        self._pool = pool
 
     @contextmanager
     def sharing(self, pool: TaskPool) -> Iterator[None]:

@@ -131,12 +131,14 @@ def timed_out(chk: Check, budget_s: float) -> Result:
 
 
 def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["LoadProblem"] = (),
-               jobs: int = DEFAULT_JOBS, budget_s: float | None = None) -> Iterator[Outcome]:
+               jobs: int = DEFAULT_JOBS, budget_s: float | None = None, pool: TaskPool | None = None
+               ) -> Iterator[Outcome]:
     """Yield outcomes in stable order; independent checks may run concurrently (``jobs``).
 
     Each check gets ``budget_s`` seconds (default: check_budget(ctx.timeout)); one that takes longer
     becomes an ERROR row and the run goes on without it. The run's pool is the only one: checks lend
-    it to their own waiting through ``ctx.map``."""
+    it to their own waiting through ``ctx.map``; ``pool``: one the caller started earlier (work it already
+    began keeps going), closed here at the end."""
     for problem in problems:
         ghost = Check(problem.name, f"plugin {problem.name}", "plugins", run=None,  # type: ignore[arg-type]
                       source=problem.source)
@@ -144,7 +146,7 @@ def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["L
                                           remediation="Fix or uninstall that plugin, or run with "
                                                       "--no-plugins."))
     budget = check_budget(ctx.timeout) if budget_s is None else budget_s
-    pool = TaskPool(jobs, name="check")
+    pool = pool or TaskPool(jobs, name="check")
     try:
         with ctx.sharing(pool):
             yield from _Run(order(checks), ctx, pool, budget).outcomes()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,34 +43,35 @@ class Requester(Protocol):
     def __call__(self, sock: str, method: str, path: str, *, timeout: float) -> HttpAnswer: ...
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
-
-
 def unix_request(sock: str, method: str, path: str, *, timeout: float) -> HttpAnswer:
-    """One request to the API listening on the unix socket ``sock``, bounded by ``timeout`` per step."""
+    """One HTTP/1.0 request to the API listening on the unix socket ``sock``, the whole exchange bounded
+    by ``timeout``. HTTP/1.0 (one request, then the server closes) keeps the answer a plain byte stream:
+    no chunked encoding, no keep-alive, and no http.client to import on every run."""
     label = f"{method} {path.split('?', 1)[0]}"
-    conn = _UnixConnection(sock, timeout)
+    deadline = time.monotonic() + timeout
     try:
-        conn.request(method, path, headers={"Host": "docker"})
-        response = conn.getresponse()
-        body = response.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            return HttpAnswer(label, response.status, error=f"answer larger than {MAX_BODY} bytes")
-        return HttpAnswer(label, response.status, body)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(sock)
+            conn.sendall(f"{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
+            raw = bytearray()
+            while True:
+                conn.settimeout(max(0.001, deadline - time.monotonic()))
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+                if len(raw) > MAX_BODY + 65536:
+                    return HttpAnswer(label, error=f"answer larger than {MAX_BODY} bytes")
     except socket.timeout:
         return HttpAnswer(label, error=f"timed out after {timeout:g}s")
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, UnicodeEncodeError) as exc:
         return HttpAnswer(label, error=getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
-    finally:
-        conn.close()
+    head, _, body = bytes(raw).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
+        return HttpAnswer(label, error="not an HTTP answer")
+    return HttpAnswer(label, int(status_line[1]), body)
 
 
 def refusing_request(sock: str, method: str, path: str, *, timeout: float) -> HttpAnswer:

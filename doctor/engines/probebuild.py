@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mab_doctor.emulation.probes import MARKER, build_marker_probe, has_probe
-from mab_doctor.engines.failures import Diagnosis, classify
 from mab_doctor.engines.leftovers import Snapshot, Store, remove_new, snapshot
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
+    from mab_doctor.engines.failures import Diagnosis
     from mab_doctor.host.platforms import Target
 
 # Each step runs the marker probe in its own directory; the directory it creates is the step's proof.
@@ -146,7 +146,12 @@ def run_probe(ctx: "Context", engine: str, binary: str, targets: list["Target"],
         seconds = time.monotonic() - start
         steps = read_steps(out, targets) if res.ok else {}
         removed, problems = remove_new(ctx, store, before)
-    diagnosis = None if res.ok else classify(res.stderr + "\n" + res.stdout)
+    if res.ok:
+        diagnosis = None
+    else:  # the classifier's patterns are compiled only for a build that failed (an opt-in check: no cost otherwise)
+        from mab_doctor.engines.failures import classify
+
+        diagnosis = classify(res.stderr + "\n" + res.stdout)
     problem = None if res.returncode is not None or res.timed_out else res.explain()
     return Probe(engine, argv, names, res.returncode, res.timed_out, seconds, steps, diagnosis, removed,
                  store.kind, tuple(problems), problem)

@@ -195,6 +195,9 @@ def test_exec_format_error_of_an_emulated_target_offers_the_handler_fix(probe_ho
     ctx = probe_host(entries={}, rc=1, log=EXEC_LOG)
     (res,) = build_probe(ctx)
     assert res.status is Status.FAIL and res.data["cause"] == "exec-format"
+    assert res.summary == ("the probe build fails: exec format error: no binfmt_misc handler runs linux/arm64 "
+                           "programs for this builder")
+    assert res.remediation == "Register a QEMU handler with F: `sudo mab-doctor --fix`"
     assert res.fix is not None and any(a.kind == "register" for a in res.fix.actions)
 
 

@@ -99,7 +99,7 @@ def _podman_host(make_host, base_host, version_out, info_out, buildah_out=None):
     ctx = make_host({**base_host, **{f"/usr/bin/{t}": "#!/bin/sh\n" for t in tools}},
                     commands={argv: CommandResult(argv, 0, out) for argv, out in commands.items()},
                     env={"PATH": "/usr/bin", "HOME": "/root"})
-    ctx.live = True
+    ctx.live, ctx.thorough = True, True  # `podman info` is read (as with -v or `mab-doctor podman`)
     return executable(ctx, *(f"/usr/bin/{t}" for t in tools))
 
 
