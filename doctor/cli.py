@@ -74,6 +74,8 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
         raise UsageError("-v and -q cannot be combined")
     if command is RUN and (get("dry_run") or get("yes") or get("persist") or get("add_c_flag")):
         raise UsageError("--dry-run, --yes, --persist and --add-c-flag only go with --fix")
+    if get("user") and get("system"):
+        raise UsageError("--user and --system cannot be combined")
     if command.name == "fix" and _sinks(ns) != (Sink("text"),):
         raise UsageError("--fix shows its plan and results as text on the terminal; --format and --output "
                          "apply to plain runs")
@@ -89,6 +91,7 @@ def _options(command: Command, ns, env: Mapping[str, str]) -> Options:
         timeout=check_timeout(get("timeout", 10.0)), root=check_root(get("root", "/")),
         plugins=not get("no_plugins"), dry_run=get("dry_run"), yes=get("yes"), persist=get("persist"),
         add_c_flag=get("add_c_flag"), build=get("build"), force=get("force"),
+        plugin_scope="system" if get("system") else "user", uninstall=get("uninstall"),
         deep=get("deep"), jobs=check_jobs(get("jobs", Options.jobs)))
 
 

@@ -98,3 +98,38 @@ def test_installs_beside_pypi_doctor_and_checks(tmp_path):
     assert '"schema": "mab-doctor/report/v1"' in run.stdout
     module = subprocess.run([str(py), "-m", "mab_doctor", "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert module.returncode == 0 and module.stdout.startswith("mab-doctor ")
+
+
+def test_sdist_and_wheel_build_pass_twine_check_and_the_wheel_installs_a_working_command(tmp_path):
+    """Release-ready: `python -m build` from the tracked files, `twine check`, then the wheel installed the
+    way pipx does it (a virtual environment of its own, only the command exposed) runs."""
+    src, dist = tmp_path / "src", tmp_path / "dist"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (PROJECT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes((PROJECT / name).read_bytes())
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(src)], capture_output=True,
+                           text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "deprecated" not in built.stderr + built.stdout  # no setuptools deprecation left to fix
+    wheel, sdist = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
+    assert len(wheel) == len(sdist) == 1
+    checked = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel[0]), str(sdist[0])],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    import zipfile
+
+    with zipfile.ZipFile(wheel[0]) as zf:
+        names = zf.namelist()
+        meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "mab_doctor/data/report-v1.schema.json" in names and any(n.endswith("/licenses/LICENSE") for n in names)
+    assert "License-Expression: MIT" in meta and "Classifier: Operating System :: POSIX :: Linux" in meta
+    assert "Project-URL: Source" in meta
+    venv = tmp_path / "pipx-like"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    str(wheel[0])], check=True, timeout=600)
+    version = subprocess.run([str(venv / "bin" / "mab-doctor"), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("mab-doctor ")

@@ -70,6 +70,20 @@ COMMANDS = (
             "Reads a failed docker/buildx/podman/buildah build log (the last 4 MiB) and names the known causes "
             "with the line that shows each and what to do. Exit 0 when a cause was found, 1 when none is known "
             "(the last error lines are shown), 2 when the log cannot be read."),
+    Command("fleet", "fleet", "one hosts x targets matrix from many saved JSON reports",
+            ("REPORT", "+", "JSON reports (mab-doctor --format json), or folders holding them"),
+            ("fleetview", "output"),
+            "Reads reports written by `mab-doctor --format json` on many hosts (files, or every *.json in a "
+            "folder) and renders one matrix: a row per host, a column per target, each cell the host's worst "
+            "finding for that target; with each report's age and the hosts that disagree with the majority."),
+    Command("completion", "completion", "shell completion for bash, zsh or fish",
+            ("SHELL", None, "bash, zsh or fish"), ("output",),
+            "Prints a completion script: `source <(mab-doctor completion bash)`; completes commands, check "
+            "names, options and platforms."),
+    Command("install-docker-plugin", "dockerplugin", "make `docker doctor` run mab-doctor (a Docker CLI plugin)",
+            None, ("dockerplugin",),
+            "Writes docker-doctor into the Docker CLI's plugin folder (--user: ~/.docker/cli-plugins, --system: "
+            "/usr/local/lib/docker/cli-plugins); --uninstall removes exactly what it wrote."),
     Command("help", "help", "help for one command", ("COMMAND", "?", "a command name"), ()),
 )
 

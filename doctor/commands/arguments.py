@@ -63,9 +63,9 @@ def _report(p):
                    help="write the report of the --format before it to FILE, atomically")
 
 
-def _view(p):
-    p.add_argument("--format", choices=("text", "json"), action=_FormatAction, dest="sinks",
-                   help="text (default) or json")
+def _view(p, formats: tuple[str, ...] = ("text", "json")):
+    p.add_argument("--format", choices=formats, action=_FormatAction, dest="sinks",
+                   help=f"{formats[0]} (default) or {' or '.join(formats[1:])}")
     p.add_argument("--output", metavar="FILE", action=_OutputAction, dest="pending_output",
                    help="write to FILE, atomically, instead of standard output")
 
@@ -128,6 +128,13 @@ GROUPS = {
     "inspect": lambda p: (p.add_argument("--deep", action="store_true",
                                          help="also analyse an image's filesystem (export or mount)"),
                           _platform(p)),
+    "fleetview": lambda p: _view(p, ("text", "json", "markdown")),
+    "dockerplugin": lambda p: (p.add_argument("--user", action="store_true",
+                                              help="install for this user: ~/.docker/cli-plugins (the default)"),
+                               p.add_argument("--system", action="store_true",
+                                              help="install for everyone: /usr/local/lib/docker/cli-plugins (root)"),
+                               p.add_argument("--uninstall", action="store_true",
+                                              help="remove exactly what an earlier install wrote")),
 }
 
 
@@ -139,7 +146,16 @@ def _wrapped(text: str) -> str:
 def _epilog() -> str:
     width = max(len(c.name) for c in COMMANDS)
     rows = "\n".join(f"  {c.name:<{width}}  {c.summary}" for c in COMMANDS)
-    return f"commands (`{PROG} help COMMAND` for each):\n{rows}"
+    # The README's exit code table, word for word; the man page's EXIT STATUS reads them from here.
+    codes = (("0", "no FAIL and no ERROR (WARN and SKIP allowed unless --strict)"),
+             ("1", "a FAIL or ERROR; a WARN under --strict; --fix: a selected check still fails afterwards, root "
+                   "was needed, or the plan was not confirmed"),
+             ("2", "usage error (unknown check or command, bad platform, unreadable --root, unwritable --output, "
+                   "two reports for stdout, a file that is not a report): one line on stderr"),
+             ("130", "interrupted (Ctrl-C): any run ends within a second, even with a check stuck"))
+    exits = "\n".join(textwrap.fill(text, HELP_WIDTH, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7)
+                      for code, text in codes)
+    return f"commands (`{PROG} help COMMAND` for each):\n{rows}\n\nexit codes:\n{exits}"
 
 
 def build_parser(command: Command = RUN) -> argparse.ArgumentParser:

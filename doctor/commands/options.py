@@ -57,6 +57,8 @@ class Options:
     persist: bool = False
     add_c_flag: bool = False              # --add-c-flag (with --fix)
     build: bool = False                   # --build: the opt-in build probe runs too
+    plugin_scope: str = "user"            # install-docker-plugin: "user" or "system"
+    uninstall: bool = False               # install-docker-plugin --uninstall
     force: bool = False                   # undo --force
     deep: bool = False
     jobs: int = 8                         # --jobs (hidden); the runner's DEFAULT_JOBS by default

@@ -12,7 +12,7 @@ from mab_doctor.commands.reporting import finish, write_reports
 MAX_REPORT = 64 * 1024 * 1024  # a report of thousands of rows is a few MiB; more is not a report
 
 
-def _read_report(path: str) -> bytes:
+def read_report_bytes(path: str) -> bytes:
     """The file's bytes: a regular file only (a FIFO or device would block or never end), bounded."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
@@ -35,7 +35,7 @@ def main(opts: Options) -> int:
     if len(opts.args) != 1:
         raise UsageError("report takes exactly one saved JSON report (`mab-doctor --format json --output FILE`)")
     path = opts.args[0]
-    raw = _read_report(path)
+    raw = read_report_bytes(path)
     try:
         report = Report.from_json(json.loads(raw.decode("utf-8")))
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:

@@ -203,8 +203,17 @@ def _api_info(ctx: "Context", sock: str | None) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def docker_binary(ctx: "Context") -> str | None:
+    """The `docker` a run talks through: the CLI that started us when we run as its `docker doctor` plugin
+    (it says so in DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND), else the first on PATH."""
+    started = ctx.env.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "")
+    if started.startswith("/") and ctx.is_executable(started):
+        return started
+    return ctx.which("docker")
+
+
 def _ask_docker(ctx: "Context") -> DockerFacts:
-    binary, chosen = ctx.which("docker"), _chosen_endpoint(ctx)
+    binary, chosen = docker_binary(ctx), _chosen_endpoint(ctx)
     if binary is None:
         return DockerFacts(None, "missing" if ctx.is_live else "refused", message="docker is not on PATH")
     # The CLI's own version (and the daemon's answer to it) and the daemon's info, asked at once.

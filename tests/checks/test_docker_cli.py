@@ -120,3 +120,15 @@ def test_neither_docker_nor_podman_fails_and_podman_alone_skips(make_host, base_
 
 def test_the_check_is_declared():
     assert (docker_cli.name, docker_cli.category, docker_cli.requires) == ("docker-cli", "docker", ())
+
+
+def test_run_as_the_docker_doctor_plugin_the_cli_that_started_it_is_the_one_judged(docker_host):
+    from mab_doctor.engines.docker import docker_binary
+
+    ctx = docker_host(docker_data("version-28-client-20.10-server.json"),
+                      files={"/opt/docker-20/bin/docker": "#!/bin/sh\n"},
+                      env={"DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND": "/opt/docker-20/bin/docker"})
+    ctx.path("/opt/docker-20/bin/docker").chmod(0o755)
+    assert docker_binary(ctx) == "/opt/docker-20/bin/docker"
+    ctx.env = {**ctx.env, "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND": "docker"}  # not a path: PATH decides
+    assert docker_binary(ctx) == "/usr/bin/docker"
