@@ -5,14 +5,14 @@ from __future__ import annotations
 from mab_doctor.api import Context, Result, check
 from mab_doctor.emulation.binfmt import find_handling, listing
 from mab_doctor.engines.builders import where_built
-from mab_doctor.engines.docker import docker_facts
+from mab_doctor.engines.docker import docker_binary, docker_facts
 from mab_doctor.engines.elsewhere import context_host, current_context, daemon_elsewhere, daemon_socket
 from mab_doctor.engines.leftovers import snapshot
 from mab_doctor.engines.probebuild import PROBE_USER, Probe, probe_store, run_probe
 from mab_doctor.fix.plan import c_flag_fix, register_fix
 from mab_doctor.host.platforms import parse_platform
 from mab_doctor.project.invocations import invocations
-from mab_doctor.project.probeplan import probe_builds
+from mab_doctor.project.probeplan import MAX_BUILDS, probe_builds
 
 NO_C = ("emulated, a setuid-root program run as a non-root USER keeps that user's uid (sudo: \"effective uid "
         "is not 0\"), because the handler has no C flag")
@@ -29,6 +29,10 @@ def _target_row(ctx: Context, probe: Probe, name: str, how: str, say: dict, else
         return Result.warn(f"the probe build did not finish within {probe.seconds:.0f} s: not proven either way",
                            remediation="Emulated builds are slow on a loaded host: run again with a larger --timeout.",
                            **say)
+    if not probe.built and probe.failed and name not in probe.failed:
+        stopped = ", ".join(sorted(probe.failed))
+        return Result.warn(f"not proven: the build stopped when {stopped} failed (see its row); this target's "
+                           f"steps were cancelled or never reached", **say)
     if not probe.built:
         cause = probe.diagnosis.causes[0] if probe.diagnosis and probe.diagnosis.causes else None
         if cause is None:
@@ -90,7 +94,7 @@ def build_probe(ctx: Context) -> list[Result]:
                 for t in ctx.targets]
     names = [str(t) for t in ctx.targets]
     plan = probe_builds(invocations(ctx.project, names, ctx.target_sources, ctx.env))
-    binaries = {e: ctx.which("docker" if e == "buildx" else e) for e in {b.engine for b in plan}}
+    binaries = {e: docker_binary(ctx) if e == "buildx" else ctx.which(e) for e in {b.engine for b in plan}}
     # One wave of questions before any build: the daemon, where each build goes, what each store holds
     # (the daemon's own build cache through its API: the docker driver's builder keeps it there).
     sock = daemon_socket(ctx, docker_facts(ctx)) if "buildx" in binaries else None
@@ -114,6 +118,12 @@ def build_probe(ctx: Context) -> list[Result]:
                         for p in build.platforms]
             continue
         how, words, chosen = routes[index]
+        if build.engine == "buildx" and build.builder and (chosen is None or chosen.name != build.builder):
+            # The user's build would stop at "no builder found": probing the current one would prove nothing.
+            results += [Result.warn(f"not probed: {', '.join(build.stands_for)} names builder {build.builder}, which "
+                                    f"`docker buildx ls` does not list (see build-path)", target=p)
+                        for p in build.platforms]
+            continue
         builder = chosen.name if chosen else build.builder
         own = chosen is not None and chosen.driver == "docker" and chosen.name == current_context(ctx, facts)
         store = probe_store(build.engine, binary, builder, sock if own and api_before and not api_before.problem
@@ -132,4 +142,8 @@ def build_probe(ctx: Context) -> list[Result]:
                     "seconds": round(probe.seconds, 2), "removed": probe.removed, "platforms": list(build.platforms)}
             results.append(_target_row(ctx, probe, p, how[p], {"target": p, "details": list(details), "data": data},
                                        elsewhere if build.engine == "buildx" else None))
+    covered = {p for build in plan for p in build.platforms}
+    results += [Result.skip(f"not probed: no build this run judges builds {name}" + (
+        f" within the first {MAX_BUILDS} probe builds" if len(plan) == MAX_BUILDS else ""), target=name)
+        for name in names if name not in covered]
     return results or [Result.skip("no targets to build")]

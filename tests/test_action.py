@@ -16,6 +16,8 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((PROJECT / "action.yml").read_text())
 EXPRESSION = re.compile(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}")
+# What `uses:` steps would give (this test runs no marketplace action): setup-python's interpreter.
+STEP_OUTPUTS = {"${{ steps.python.outputs.python-path }}": sys.executable}
 
 
 def inputs(**given) -> dict:
@@ -47,10 +49,10 @@ def run_steps(tmp_path: Path, names: list[str], path: str, **given) -> dict:
             "RUNNER_TEMP": str(runner_temp), "CI": "true", "GITHUB_ACTIONS": "true"}
     done = {}
     for step in ACTION["runs"]["steps"]:
-        if step["name"] not in names or not runs(step, values):
+        if step["name"] not in names or not runs(step, values) or "uses" in step:
             continue
-        env = {**base, **{k: EXPRESSION.sub(lambda m: values[m.group(1)], str(v)) for k, v in
-                          step.get("env", {}).items()}}
+        env = {**base, **{k: EXPRESSION.sub(lambda m: values[m.group(1)], STEP_OUTPUTS.get(str(v), str(v)))
+                          for k, v in step.get("env", {}).items()}}
         added = [line for line in files["github_path"].read_text().splitlines() if line]
         env["PATH"] = ":".join(added[::-1] + [env["PATH"]])
         assert step["shell"] == "bash"
@@ -103,8 +105,13 @@ def test_the_action_declares_its_inputs_and_outputs():
     assert set(ACTION["inputs"]) == {"platforms", "fix", "strict", "build", "args", "package"}
     assert set(ACTION["outputs"]) == {"exit-code", "json-report", "junit-report", "text-report"}
     assert ACTION["runs"]["using"] == "composite"
-    assert [s["name"] for s in ACTION["runs"]["steps"]] == ["Install mab-doctor", "Fix what can be fixed",
-                                                             "Run mab-doctor"]
+    assert [s["name"] for s in ACTION["runs"]["steps"]] == ["Python for mab-doctor", "Install mab-doctor",
+                                                             "Fix what can be fixed", "Run mab-doctor"]
+    setup = ACTION["runs"]["steps"][0]
+    assert setup["uses"].startswith("actions/setup-python@") and setup["with"]["update-environment"] is False
+    unknown = {v for s in ACTION["runs"]["steps"] for v in s.get("env", {}).values()
+               if "steps." in str(v) and str(v) not in STEP_OUTPUTS}
+    assert not unknown  # every step output the test must stand in for is known to it
 
 
 @pytest.mark.skipif(os.environ.get("MAB_HOST_TESTS") != "1", reason="installs the action's package into a fresh "

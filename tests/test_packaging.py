@@ -57,6 +57,17 @@ def _record_mismatches(site: Path, dist_info: Path) -> list[str]:
     return bad
 
 
+def tracked_copy(src: Path) -> Path:
+    """A clean copy of the tracked (and untracked, not ignored) files: builds leave the checkout alone."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if (PROJECT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes((PROJECT / name).read_bytes())
+    return src
+
+
 def test_installs_beside_pypi_doctor_and_checks(tmp_path):
     sdists = _sdists()
     venv = tmp_path / "venv"
@@ -66,14 +77,7 @@ def test_installs_beside_pypi_doctor_and_checks(tmp_path):
     subprocess.run([*pip, "--no-deps", *map(str, sdists)], check=True, timeout=300)
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
-    # Build from a clean copy of the tracked files, so the checkout gets no build/ or egg-info.
-    src = tmp_path / "src"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if (PROJECT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            (src / name).write_bytes((PROJECT / name).read_bytes())
+    src = tracked_copy(tmp_path / "src")
     subprocess.run([*pip, str(src)], check=True, timeout=600)
 
     theirs = {d.name.split("-")[0].lower(): d for d in site.glob("*.dist-info")}
@@ -103,13 +107,7 @@ def test_installs_beside_pypi_doctor_and_checks(tmp_path):
 def test_sdist_and_wheel_build_pass_twine_check_and_the_wheel_installs_a_working_command(tmp_path):
     """Release-ready: `python -m build` from the tracked files, `twine check`, then the wheel installed the
     way pipx does it (a virtual environment of its own, only the command exposed) runs."""
-    src, dist = tmp_path / "src", tmp_path / "dist"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if (PROJECT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            (src / name).write_bytes((PROJECT / name).read_bytes())
+    src, dist = tracked_copy(tmp_path / "src"), tmp_path / "dist"
     built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(src)], capture_output=True,
                            text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]

@@ -108,10 +108,10 @@ def _warm(ctx, pool) -> None:
     or in progress (a fact is computed once: later askers wait for it)."""
     from mab_doctor.engines.builders import list_builders
     from mab_doctor.engines.buildx import has_plugin
-    from mab_doctor.engines.docker import docker_facts
+    from mab_doctor.engines.docker import docker_binary, docker_facts
 
     def builders() -> None:
-        docker = ctx.which("docker")
+        docker = docker_binary(ctx)
         if docker and has_plugin(ctx):
             list_builders(ctx, docker)
 

@@ -32,7 +32,8 @@ class Store:
         """(what is there now, None) or (empty, why it could not be listed)."""
         if self.socket:
             answer = ctx.request(self.socket, "GET", "/system/df?type=build-cache")
-            records = (answer.json() or {}).get("BuildCache") if answer.ok else None
+            body = answer.json() if answer.ok else None
+            records = body.get("BuildCache") if isinstance(body, dict) else None
             if isinstance(records, list):
                 return frozenset(str(r.get("ID")) for r in records if isinstance(r, dict) and r.get("ID")), None
             if not answer.ok:
@@ -52,12 +53,13 @@ class Store:
             res = ctx.run(*self.remove_argv, *sorted(ids))
             return (set(ids) if res.ok else set()), None if res.ok else res.explain()
         # The daemon matches an ID filter as a regular expression: one request or command names them all.
-        pattern = f"^({'|'.join(sorted(ids))})$"
+        pattern = f"^({'|'.join(re.escape(i) for i in sorted(ids))})$"
         if self.socket:
             filters = urllib.parse.quote(json.dumps({"id": {pattern: True}}))
             answer = ctx.request(self.socket, "POST", f"/build/prune?filters={filters}")
-            gone = (answer.json() or {}).get("CachesDeleted") if answer.ok else None
-            return set(gone or ()) & ids, None if answer.ok else answer.describe()
+            body = answer.json() if answer.ok else None
+            gone = body.get("CachesDeleted") if isinstance(body, dict) else None
+            return set(gone if isinstance(gone, list) else ()) & ids, None if answer.ok else answer.describe()
         res = ctx.run(*self.remove_argv, "--filter", f"id={pattern}")
         return set(_PRUNED_ID.findall(res.stdout + "\n" + res.stderr)) & ids, None if res.ok else res.explain()
 
@@ -97,6 +99,7 @@ def remove_new(ctx: "Context", store: Store, before: Snapshot) -> tuple[int, lis
         if problem or not gone:
             break
     if left:  # the answer may not have listed everything it removed: ask what is really still there
-        left &= store.ids(ctx)[0]
+        still, unknown = store.ids(ctx)
+        left = left if unknown else left & still
     what = "build cache record(s)" if store.kind == "cache" else "image(s)"
     return total - len(left), ([f"{len(left)} {what} left" + (f": {problem}" if problem else "")] if left else [])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -22,9 +24,11 @@ if TYPE_CHECKING:
 # when the program really got root's effective uid from its setuid bit.
 STEPS = ("static", "pie", "setuid")
 PROBE_USER = "1000:1000"
+LABEL = "mab-doctor-probe"  # every image of a probe build carries it, with the run's nonce
 _DOCKERFILE = """\
 # mab-doctor build probe: every step runs a probe program the doctor wrote for this target
 FROM scratch
+LABEL {label}="{nonce}"
 ARG TARGETARCH
 ARG TARGETVARIANT
 COPY ${{TARGETARCH}}${{TARGETVARIANT}}/ /
@@ -42,7 +46,7 @@ RUN ["/mab-probe-setuid", "{nonce}"]
 def label(target: "Target") -> str:
     """The folder a builder picks for ``target``: $TARGETARCH$TARGETVARIANT (arm64, armv7, amd64)."""
     platform = target.platform
-    return platform.arch + (platform.variant or "")
+    return platform.arch + (platform.variant or target.extra_variant or "")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Probe:
     seconds: float = 0.0
     steps: dict[str, dict[str, bool]] = field(default_factory=dict)   # target -> step -> marker seen
     diagnosis: Diagnosis | None = None            # the classified log of a failed build
+    failed: frozenset[str] = frozenset()          # the platforms whose step failed, when the log names them
     removed: int = 0                              # cache records or images the probe created and removed
     store: str = "cache"                          # what it removed: "cache" (records) or "images"
     cleanup_problems: tuple[str, ...] = ()
@@ -66,6 +71,29 @@ class Probe:
     def built(self) -> bool:
         """Whether the build finished without an error."""
         return self.returncode == 0 and not self.timed_out
+
+
+_STEP = re.compile(r"^#(\d+) \[(linux/[\w/.-]+) ")            # BuildKit: "#7 [linux/arm64 3/9] RUN ..."
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: ")
+_PODMAN_STEP = re.compile(r"^\[(linux/[\w/.-]+)\] STEP \d+/\d+: ")  # Podman/Buildah: "[linux/arm64] STEP 5/12: RUN"
+
+
+def failing_platforms(log: str, platforms: list[str]) -> set[str]:
+    """The platforms whose step failed, from a build log's step labels (empty: the log does not say,
+    e.g. a single-platform build, or a refusal before any step). Other platforms' steps were cancelled
+    or never reached: the build stopped, but says nothing against them."""
+    lines = log.splitlines()
+    labels = {m.group(1): m.group(2) for m in map(_STEP.match, lines) if m}
+    failed = {labels[m.group(1)] for m in map(_STEP_ERROR.match, lines) if m and m.group(1) in labels}
+    if not failed:
+        current = None
+        for line in lines:
+            m = _PODMAN_STEP.match(line)
+            current = m.group(1) if m else current
+            if line.startswith(("Error: ", "error ")) and current:
+                failed.add(current)
+                break
+    return {p for p in failed if p in platforms}
 
 
 def write_context(folder: Path, targets: list["Target"], nonce: str) -> Path:
@@ -85,7 +113,7 @@ def write_context(folder: Path, targets: list["Target"], nonce: str) -> Path:
             os.chmod(program, 0o4755 if step == "setuid" else 0o755)
         os.chmod(home, 0o755)
         os.chmod(home / f"mab-probe-{name}", 0o755)
-    (context / "Dockerfile").write_text(_DOCKERFILE.format(nonce=nonce, user=PROBE_USER))
+    (context / "Dockerfile").write_text(_DOCKERFILE.format(nonce=nonce, user=PROBE_USER, label=LABEL))
     return context
 
 
@@ -133,12 +161,18 @@ def run_probe(ctx: "Context", engine: str, binary: str, targets: list["Target"],
     if len(usable) != len(targets):
         return Probe(engine, (), names, problem="no probe program for "
                      + ", ".join(str(t) for t in targets if t not in usable))
+    nonce = secrets.token_hex(8)
+    if store.kind == "images":
+        # Only images carrying this run's label are the probe's: another build's or a pull's at the same
+        # moment never are, whatever appeared in between.
+        store = dataclasses.replace(store, list_argv=store.list_argv + ("--filter", f"label={LABEL}={nonce}"))
+        before = Snapshot("images", frozenset())
     before = before or snapshot(ctx, store)
     if before.problem:
         return Probe(engine, (), names, problem=f"could not list the {store.kind} before building, so the probe "
                                                 f"could not clean up after itself: {before.problem}")
     with ctx.scratch_dir() as folder:
-        context, out = write_context(folder, targets, secrets.token_hex(8)), folder / "out"
+        context, out = write_context(folder, targets, nonce), folder / "out"
         argv = (buildx_argv(binary, builder, targets, out, context) if engine == "buildx"
                 else podman_argv(binary, engine, targets, out, context))
         start = time.monotonic()
@@ -152,6 +186,7 @@ def run_probe(ctx: "Context", engine: str, binary: str, targets: list["Target"],
         from mab_doctor.engines.failures import classify
 
         diagnosis = classify(res.stderr + "\n" + res.stdout)
+    failed = frozenset() if res.ok else frozenset(failing_platforms(res.stderr + "\n" + res.stdout, list(names)))
     problem = None if res.returncode is not None or res.timed_out else res.explain()
-    return Probe(engine, argv, names, res.returncode, res.timed_out, seconds, steps, diagnosis, removed,
+    return Probe(engine, argv, names, res.returncode, res.timed_out, seconds, steps, diagnosis, failed, removed,
                  store.kind, tuple(problems), problem)

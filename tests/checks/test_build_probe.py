@@ -42,8 +42,11 @@ class FakeBuilder:
                  list_rc=0):
         self.commands, self.engine, self.denied, self.log, self.rc = dict(commands), engine, set(denied), log, rc
         self.timed_out, self.stubborn, self.list_rc = timed_out, set(stubborn), list_rc
-        self.cache = {"userrecord0000000000000001", "userrecord0000000000000002"}
+        # The user's own records and images (hex like real image IDs: a careless clean-up would take them).
+        self.cache = {"userrecord0000000000000001", "userrecord0000000000000002", "ab" * 32, "cd" * 32}
+        self.labelled: dict[str, set[str]] = {}
         self.builds: list[tuple[str, ...]] = []
+        self.listings: list[tuple[str, ...]] = []
         self.contexts: list[dict] = []
 
     def __call__(self, argv, *, timeout, env=None):
@@ -52,7 +55,11 @@ class FakeBuilder:
             return self.commands[argv]
         tool, words = argv[0], argv[1:]
         if words[:2] == ("buildx", "du") or words[:1] == ("images",):
+            self.listings.append(argv)
             ids = sorted(self.cache)
+            if "--filter" in argv:  # `label=mab-doctor-probe=NONCE`: only the images of that build
+                nonce = argv[argv.index("--filter") + 1].rsplit("=", 1)[1]
+                ids = sorted(self.labelled.get(nonce, set()) & self.cache)
             text = "".join(f"ID:\t\t{i}\nDescription:\tx\n\n" for i in ids) if words[0] == "buildx" else \
                 "".join(f"{i}\n" for i in ids)
             return CommandResult(argv, self.list_rc, text if self.list_rc == 0 else "", "ERROR: cannot list\n")
@@ -74,7 +81,10 @@ class FakeBuilder:
         out = Path(argv[argv.index("--output") + 1].removeprefix("type=local,dest="))
         context = Path(argv[-1])
         self.contexts.append(_describe(context))
-        self.cache |= {secrets.token_hex(13)[:25] for _ in platforms}
+        made = {secrets.token_hex(13)[:25] if self.engine == "buildx" else secrets.token_hex(32) for _ in platforms}
+        self.cache |= made
+        nonce = re.search(r'LABEL mab-doctor-probe="(\w+)"', self.contexts[-1]["dockerfile"]).group(1)
+        self.labelled[nonce] = made
         if self.timed_out:
             return CommandResult(argv, None, "", "", timed_out=True, timeout=timeout)
         if self.rc:
@@ -315,3 +325,63 @@ def test_a_builder_of_another_driver_is_cleaned_through_its_own_commands(probe_h
     ctx.requester = api
     (res,) = build_probe(ctx)
     assert res.status is Status.OK and res.data["removed"] == 1
+
+
+def test_only_the_platform_whose_step_failed_fails_the_others_are_not_proven(probe_host):
+    ctx = probe_host("linux/amd64,linux/arm64", rc=1, log=EXEC_LOG)
+    amd64, arm64 = build_probe(ctx)
+    assert arm64.status is Status.FAIL and arm64.data["cause"] == "exec-format"
+    assert amd64.status is Status.WARN and amd64.summary.startswith("not proven: the build stopped when linux/arm64 failed")
+
+
+def test_podman_failures_are_attributed_by_their_step_label():
+    from mab_doctor.engines.probebuild import failing_platforms
+
+    log = ("[linux/amd64] STEP 5/12: RUN [\"/mab-probe-static\", \"n\"]\n[linux/arm64] STEP 5/12: RUN "
+           "[\"/mab-probe-static\", \"n\"]\nexec container process `/mab-probe-static`: Exec format error\n"
+           "Error: building at STEP \"RUN ...\": exit status 1\n")
+    assert failing_platforms(log, ["linux/amd64", "linux/arm64"]) == {"linux/arm64"}
+    assert failing_platforms(REFUSAL_LOG, ["linux/amd64", "linux/arm64"]) == set()  # refused before any step
+
+
+def test_amd64_variants_get_folders_of_their_own():
+    from mab_doctor.engines.probebuild import label
+    from mab_doctor.host.platforms import parse_platform
+
+    assert [label(parse_platform(p)) for p in ("linux/amd64", "linux/amd64/v2", "linux/arm/v7", "linux/arm64")] == \
+        ["amd64", "amd64v2", "armv7", "arm64"]
+
+
+def test_podman_images_are_found_by_the_runs_label_only(probe_host):
+    where = Where("ci.yml", 3, 1)
+    build = Build("github", "job", where, (Platform("linux/arm64", where),), engine="podman")
+    ctx = probe_host("linux/arm64", project=Intent("/p", ("ci.yml",), builds=(build,)), engine="podman",
+                     env={"GITHUB_ACTIONS": "true"}, sources={"linux/arm64": "ci.yml:3"})
+    build_probe(ctx)
+    (argv,) = ctx.runner.builds
+    dockerfile = ctx.runner.contexts[0]["dockerfile"]
+    nonce = dockerfile.split('LABEL mab-doctor-probe="', 1)[1].split('"', 1)[0]
+    assert f'RUN ["/mab-probe-static", "{nonce}"]' in dockerfile
+    assert ctx.runner.listings[-1][-2:] == ("--filter", f"label=mab-doctor-probe={nonce}")
+
+
+def test_a_builder_the_build_names_but_buildx_does_not_list_is_not_replaced_by_the_current_one(probe_host):
+    where = Where("docker-bake.hcl", 1, 1)
+    build = Build("bake", "app", where, (Platform("linux/arm64", where),), builder="remote-arm")
+    ctx = probe_host(project=Intent("/p", ("docker-bake.hcl",), builds=(build,)),
+                     sources={"linux/arm64": "docker-bake.hcl:1"})
+    (res,) = build_probe(ctx)
+    assert res.status is Status.WARN and "names builder remote-arm, which `docker buildx ls` does not list" in res.summary
+    assert ctx.runner.builds == []
+
+
+def test_a_target_no_build_of_this_run_builds_gets_a_row_saying_so(probe_host):
+    bake, ci = Where("docker-bake.hcl", 1, 1), Where(".github/workflows/ci.yml", 9, 1)
+    builds = (Build("bake", "app", bake, (Platform("linux/arm64", bake),)),
+              Build("github", "job", ci, (Platform("linux/riscv64", ci),)))  # runs only inside GitHub Actions
+    ctx = probe_host("linux/arm64,linux/riscv64", project=Intent("/p", ("docker-bake.hcl",), builds=builds),
+                     sources={"linux/arm64": "docker-bake.hcl:1", "linux/riscv64": ".github/workflows/ci.yml:9"})
+    rows = {r.target: r for r in build_probe(ctx)}
+    assert rows["linux/arm64"].status is Status.OK
+    assert rows["linux/riscv64"].status is Status.SKIP
+    assert rows["linux/riscv64"].summary == "not probed: no build this run judges builds linux/riscv64"
