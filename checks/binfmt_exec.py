@@ -39,7 +39,8 @@ def classify(res: CommandResult) -> str:
     # execvp, which retries an ENOEXEC file through /bin/sh, so in an empty chroot "exec format
     # error" also ends as 127; that is why the chroot run only follows a direct run that worked.
     if res.returncode in (126, 127) and "failed to run command" in res.stderr:
-        for text, label in (("No such file", "ENOENT"), ("Exec format", "ENOEXEC"), ("Permission", "EACCES")):
+        for text, label in (("No such file", "ENOENT"), ("Exec format", "ENOEXEC"), ("Permission", "EACCES"),
+                            ("Text file busy", "ETXTBSY")):  # the fork race below, met inside chroot(1)
             if text in res.stderr:
                 return label
     return f"exit {res.returncode}"

@@ -136,8 +136,11 @@ def buildx_argv(docker: str, builder: str | None, targets: list["Target"], out: 
 
 
 def podman_argv(binary: str, engine: str, targets: list["Target"], out: Path, context: Path) -> tuple:
-    """`podman build` / `buildah build` of the probe, every target in one invocation, a local export."""
-    return (binary, "build", "--platform", ",".join(str(t) for t in targets), "--output",
+    """`podman build` / `buildah build` of the probe, every target in one invocation, a local export.
+
+    Without a network: Podman's CNI/netavark would add firewall chains to the host the first time a RUN
+    step gets one, and the probe must not change the host; its steps need none."""
+    return (binary, "build", "--network", "none", "--platform", ",".join(str(t) for t in targets), "--output",
             f"type=local,dest={out}", str(context))
 
 

@@ -268,3 +268,10 @@ def test_the_declaration():
     assert (c.name, c.title, c.category, c.requires, c.per_target, c.fixable) == (
         "binfmt-exec", "Execution probe", "emulation", (), True, True)
     assert c.doc.startswith("What it checks: ")
+
+
+def test_text_file_busy_inside_chroot_is_retried_too(live_host, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    busy = CommandResult((CHROOT,), 126, "", "chroot: failed to run command '/probe': Text file busy\n")
+    (res,), runner = live_host({("linux_arm64", "chroot"): [busy, RAN]})
+    assert res.status is Status.OK and runner.calls == [("linux_arm64", "chroot")] * 2

@@ -254,7 +254,7 @@ def test_podman_builds_of_the_project_are_probed_with_podman_and_their_images_re
     before = set(ctx.runner.cache)
     results = build_probe(ctx)
     (argv,) = ctx.runner.builds
-    assert argv[:4] == (PODMAN, "build", "--platform", "linux/arm64,linux/arm/v7")
+    assert argv[:6] == (PODMAN, "build", "--network", "none", "--platform", "linux/arm64,linux/arm/v7")
     assert [r.status for r in results] == [Status.OK, Status.OK] and results[0].data["engine"] == "podman"
     assert ctx.runner.cache == before
 
