@@ -11,8 +11,8 @@ from mab_doctor.api import CommandResult, Context, Result, check
 from mab_doctor.emulation.binfmt import find_handling, listing
 from mab_doctor.emulation.probes import EXIT_CODE, build_probe, has_probe
 from mab_doctor.fix.plan import register_fix
-from mab_doctor.host.hostinfo import host_facts, is_native, placement
-from mab_doctor.host.placement import IMPOSSIBLE
+from mab_doctor.host.hostinfo import host_facts, placement
+from mab_doctor.host.placement import IMPOSSIBLE, NATIVE
 
 # What each failure means, in the words a build log would show.
 MEANING = {
@@ -103,7 +103,7 @@ def _probe(ctx: Context, target, host, files: tuple[Path, Path] | None, chroot: 
                                        "this host runs).")
     if files is None:
         return Result.skip(f"no probe program for {name} yet", target=name)
-    native = is_native(ctx, target)
+    native = where.how == NATIVE
     winner = None if native else find_handling(listing(ctx), platform).winner
     via = "native" if native else (winner.name if winner else "no handler")
     implied = False

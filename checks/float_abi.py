@@ -9,7 +9,6 @@ from mab_doctor.host.placement import IMPOSSIBLE, NATIVE
 from mab_doctor.host.platforms import EM_ARM, parse_platform
 
 ARM_VARIANTS = ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8")
-VFP_FEATURES = {"vfp", "vfpv3", "vfpv3d16", "vfpv4", "vfpd32", "fp"}  # "fp": arm64-format cpuinfo
 NEON_FEATURES = {"neon", "asimd"}
 
 
@@ -41,7 +40,8 @@ def float_abi(ctx: Context) -> Result:
         return Result.skip(f"not an ARM host ({p.oci if p else facts.kernel_machine})")
     cpuinfo = ctx.read_text("/proc/cpuinfo") or ""
     features = set((cpuinfo_field(cpuinfo, "Features") or "").lower().split())
-    vfp, neon = bool(features & VFP_FEATURES), bool(features & NEON_FEATURES)
+    vfp = bool(facts.cpu.vfp)  # the same reading the placement rule uses
+    neon = bool(features & NEON_FEATURES)
     runs, dies = _verdicts(ctx)
     if not arm32 and p.arch == "arm64":
         return _arm64(ctx, facts, vfp, neon, p, runs, dies)
@@ -73,7 +73,8 @@ def float_abi(ctx: Context) -> Result:
         return Result.warn(f"dpkg says {wrong_dpkg} but {facts.userland_path} is {abi.float_abi}-float",
                            details=details, data=data,
                            remediation="Check which dpkg/userland is active (a chroot or a mixed install).")
-    impossible = [(str(t), placement(ctx, t).why) for t in ctx.targets if placement(ctx, t).how == IMPOSSIBLE]
+    placed = [(str(t), placement(ctx, t)) for t in ctx.targets]
+    impossible = [(name, where.why) for name, where in placed if where.how == IMPOSSIBLE]
     if impossible:
         best = ([r for r in runs if r.startswith("linux/arm/")] or ["linux/arm/v5"])[-1]
         prefix = {"linux/arm/v5": "arm32v5", "linux/arm/v6": "arm32v6"}.get(best, "arm32v7")

@@ -37,7 +37,8 @@ WITH_AARCH32: dict[tuple[int, int], str] = {
     (0x41, 0xd0d): "Cortex-A77", (0x41, 0xd40): "Neoverse-V1", (0x41, 0xd41): "Cortex-A78",
     (0x41, 0xd44): "Cortex-X1", (0x41, 0xd47): "Cortex-A710", (0x41, 0xd49): "Neoverse-N2",
 }
-VFP_LEVELS = (("vfpv4", 4), ("vfpv3", 3), ("vfpv3d16", 3), ("vfp", 2))  # 32-bit cpuinfo "Features"
+# cpuinfo "Features": 32-bit kernels name the VFP version; arm64 ones say "fp" (ARMv8 floating point).
+VFP_LEVELS = (("vfpv4", 4), ("fp", 4), ("vfpv3", 3), ("vfpv3d16", 3), ("vfpd32", 3), ("vfp", 2))
 _FIELD = re.compile(r"^\s*(CPU implementer|CPU part|Features|processor)\s*:\s*(.*)$", re.IGNORECASE)
 
 
@@ -83,24 +84,28 @@ def cpu_facts(cpuinfo: str, *, kernel_machine: str, kernel_release: str, persona
     32-bit support whatever the CPU (arm64 Kconfig: COMPAT needs 4K pages)."""
     pairs = list(dict.fromkeys(_parts(cpuinfo)))
     cores = tuple(_name(p) for p in pairs)
+    vfp = _vfp(cpuinfo)
     if kernel_machine == "aarch64":
         if personality is not None:
             why = "the kernel accepts the 32-bit personality (setarch linux32)" if personality else \
                 "the kernel refuses the 32-bit personality (setarch linux32: Invalid argument)"
-            return CpuFacts(personality, why, None, cores)
+            return CpuFacts(personality, why, vfp, cores)
         if re.search(r"[-+.]64k\b", kernel_release):
-            return CpuFacts(False, f"kernel {kernel_release} uses 64 KiB pages: no 32-bit support", None, cores)
+            return CpuFacts(False, f"kernel {kernel_release} uses 64 KiB pages: no 32-bit support", vfp, cores)
         missing = [p for p in pairs if p in NO_AARCH32 or (p[0], None) in NO_AARCH32]
         if missing:
-            return CpuFacts(False, f"{_name(missing[0])} cores have no AArch32 (32-bit ARM) state", None, cores)
+            return CpuFacts(False, f"{_name(missing[0])} cores have no AArch32 (32-bit ARM) state", vfp, cores)
         if pairs and all(p in WITH_AARCH32 for p in pairs):
-            return CpuFacts(True, f"{', '.join(cores)}: cores with AArch32", None, cores)
-        return CpuFacts(None, "unknown core: 32-bit support not known from /proc/cpuinfo", None, cores)
-    features = set()
+            return CpuFacts(True, f"{', '.join(cores)}: cores with AArch32", vfp, cores)
+        return CpuFacts(None, "unknown core: 32-bit support not known from /proc/cpuinfo", vfp, cores)
+    return CpuFacts(None, "", vfp, cores)
+
+
+def _vfp(cpuinfo: str) -> int | None:
+    """The VFP version the first Features line names (0: none; None: no Features line, e.g. x86's "flags")."""
     for line in cpuinfo.splitlines():
         m = _FIELD.match(line)
         if m and m.group(1).lower() == "features":
-            features |= set(m.group(2).lower().split())
-            break
-    vfp = next((level for token, level in VFP_LEVELS if token in features), 0 if features else None)
-    return CpuFacts(None, "", vfp if kernel_machine.startswith("arm") else None, cores)
+            features = set(m.group(2).lower().split())
+            return next((level for token, level in VFP_LEVELS if token in features), 0 if features else None)
+    return None
