@@ -6,12 +6,13 @@ from mab_doctor.api import Context, Result, check
 from mab_doctor.engines.docker import docker_facts
 from mab_doctor.host.hostinfo import host_facts
 from mab_doctor.host.platforms import PlatformError, parse_platform, runs_natively
-from mab_doctor.inspection.images import declared_platform, docker_lookup, podman_lookup
 
 ORDER = {"ok": 0, "absent": 1, "unsure": 2, "other": 3, "prefix": 3}
 
 
 def _stored(doc: dict | None) -> str | None:
+    from mab_doctor.inspection.images import declared_platform  # see base_images
+
     if not doc:
         return None
     return declared_platform(doc.get("Os"), doc.get("Architecture"), doc.get("Variant")) or "unknown platform"
@@ -95,6 +96,8 @@ def base_images(ctx: Context) -> list[Result]:
     if not facts.up and podman is None:
         return [Result.skip(f"no image store to look in: {facts.problem}; Podman not installed")]
     images = list(wanted)
+    # The image readers (and tarfile, for image exports) are imported only when there are images to look up.
+    from mab_doctor.inspection.images import docker_lookup, podman_lookup
 
     def look(image: str) -> dict[str, str | None]:
         found = {}

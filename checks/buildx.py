@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mab_doctor.api import Context, Result, check
-from mab_doctor.engines.buildx import find_candidates, is_executable, plugin_dirs, validate_metadata
+from mab_doctor.engines.buildx import find_candidates, is_executable, plugin_dirs, plugin_metadata, validate_metadata
 from mab_doctor.engines.docker import docker_facts
 from mab_doctor.host.elf import ElfError, parse_header
 from mab_doctor.host.hostinfo import host_facts
@@ -49,7 +49,7 @@ def _inspect(ctx: Context, index: int, path: str) -> Copy:
                 copy.fix = f"Replace {path} with the buildx release binary for {host.oci}."
     if copy.problem or not ctx.is_live:
         return copy
-    res = ctx.run(path, "docker-cli-plugin-metadata")
+    res = plugin_metadata(ctx, path)
     if res.refused:
         return copy
     if not res.ok:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mab_doctor.api import Context, Result, check
-from mab_doctor.host.armabi import ArmAbi, abi_label
 from mab_doctor.host.hostinfo import HostFacts, cpuinfo_field, host_facts, placement
 from mab_doctor.host.placement import IMPOSSIBLE, NATIVE
 from mab_doctor.host.platforms import EM_ARM, parse_platform
+
+if TYPE_CHECKING:
+    from mab_doctor.host.armabi import ArmAbi
 
 ARM_VARIANTS = ("linux/arm/v5", "linux/arm/v6", "linux/arm/v7", "linux/arm/v8")
 NEON_FEATURES = {"neon", "asimd"}
@@ -45,12 +49,11 @@ def float_abi(ctx: Context) -> Result:
     runs, dies = _verdicts(ctx)
     if not arm32 and p.arch == "arm64":
         return _arm64(ctx, facts, vfp, neon, p, runs, dies)
-    abi, unreadable = _userland_abi(facts)
-    label = abi_label(abi)
+    abi, label, unreadable = _userland_abi(facts)
     cpu = facts.arm_variant
     cpu_level = int(cpu[1:]) if cpu else None
     user_level = int(abi.oci_variant[1:]) if abi.oci_variant else None
-    details = _details(facts, abi, features, vfp, neon)
+    details = _details(facts, abi, label, features, vfp, neon)
     data = {"userland": label, "cpu_arch": facts.cpu_architecture, "float_abi": abi.float_abi,
             "cpu_variant": cpu, "vfp": vfp, "neon": neon, "runs": runs, "dies": dies}
     where = f"{label} userland on an ARM{cpu or '?'} CPU"
@@ -108,15 +111,17 @@ def _arm64(ctx: Context, facts: HostFacts, vfp: bool, neon: bool, p, runs: list[
                      details=details, data=data)
 
 
-def _userland_abi(facts: HostFacts) -> tuple[ArmAbi, str | None]:
-    """(the userland's ABI as host_facts read it, None); when unreadable, what its header shows, and why."""
+def _userland_abi(facts: HostFacts) -> tuple["ArmAbi", str, str | None]:
+    """(the userland's ABI as host_facts read it, its label, None); if unreadable, what its header shows, and why."""
+    from mab_doctor.host.armabi import ArmAbi, abi_label  # imported only for a 32-bit ARM userland
+    abi, why = facts.arm_abi, None
     if facts.userland_elf is None:  # no probe was a readable ELF: host_facts' notes say why
         why = f"no readable userland ELF ({'; '.join(facts.evidence) or 'none found'})"
-        return ArmAbi(None, None, None, (why,)), why
-    if facts.arm_abi is None:
+        abi = ArmAbi(None, None, None, (why,))
+    elif facts.arm_abi is None:
         why = facts.arm_abi_problem or f"{facts.userland_path}: not read"
-        return ArmAbi(None, None, facts.float_abi, (f"{why}; float ABI from the ELF header only",)), why
-    return facts.arm_abi, None
+        abi = ArmAbi(None, None, facts.float_abi, (f"{why}; float ABI from the ELF header only",))
+    return abi, abi_label(abi), why
 
 
 def _verdicts(ctx: Context) -> tuple[list[str], list[str]]:
@@ -127,8 +132,8 @@ def _verdicts(ctx: Context) -> tuple[list[str], list[str]]:
     return runs, dies
 
 
-def _details(f: HostFacts, abi: ArmAbi, features: set[str], vfp: bool, neon: bool) -> list[str]:
-    lines = [f"userland {f.userland_path}: {abi_label(abi)}"] + [f"  {e}" for e in abi.evidence]
+def _details(f: HostFacts, abi: "ArmAbi", label: str, features: set[str], vfp: bool, neon: bool) -> list[str]:
+    lines = [f"userland {f.userland_path}: {label}"] + [f"  {e}" for e in abi.evidence]
     lines.append(f"dpkg native architecture: {f.dpkg_arch or 'none'}")
     lines.append(f"/proc/cpuinfo: CPU architecture {f.cpu_architecture or '-'}, model name {f.model_name or '-'}, "
                  f"VFP {'yes' if vfp else 'no' if features else 'unknown'}, NEON {'yes' if neon else 'no'}")

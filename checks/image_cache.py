@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
-from mab_doctor.api import CommandResult, Context, Result, check
-from mab_doctor.core.jsonout import json_documents
-from mab_doctor.engines.docker import docker_facts, docker_run
+from mab_doctor.api import Context, Result, check
+from mab_doctor.engines.docker import docker_facts
+from mab_doctor.engines.localimages import Listed, docker_images, podman_images
 from mab_doctor.host.hostinfo import host_facts
 from mab_doctor.host.platforms import PlatformError, parse_platform
 
-NONE = "<none>"
 WHY = {"docker": "A plain `docker run` or legacy `docker build` of such a tag silently uses the foreign image "
                  "(Docker 20.10+ only prints \"The requested image's platform (...) does not match the detected "
                  "host platform\").",
@@ -42,46 +41,8 @@ def _platform(doc: dict | None, host: str) -> tuple[str | None, bool]:
     return str(target) + unsure, target.platform.oci != host
 
 
-def _scan(engine: str, named: list[tuple[str, str]], inspect: Callable[..., CommandResult],
-          host: str, problems: list[str]) -> list[Image]:
-    """Inspect all listed ids in one command; match answers by Id prefix, else by position
-    (podman resolves a manifest list to its native instance, whose Id differs)."""
-    ids = list(dict.fromkeys(i for _, i in named))
-    if not ids:
-        return []
-    res = inspect(*ids)
-    docs = json_documents(res.stdout) or []
-    if not res.ok or len(docs) < len(ids):
-        problems.append(f"{engine}: inspect answered for {len(docs)} of {len(ids)} images ({res.explain()})")
-    by_id = {}
-    for pos, id_ in enumerate(ids):
-        doc = next((d for d in docs if str(d.get("Id", "")).removeprefix("sha256:").startswith(id_)), None)
-        by_id[id_] = doc if doc is not None or len(docs) != len(ids) else docs[pos]
-    return [Image(engine, name, id_[:12], *_platform(by_id[id_], host)) for name, id_ in named]
-
-
-def _docker(ctx: Context, host: str, problems: list[str]) -> list[Image]:
-    ls = docker_run(ctx, "image", "ls", "--format", "{{json .}}")
-    if ls is None:  # daemon not up: docker-daemon reports why
-        return []
-    if not ls.ok:
-        problems.append(f"docker: could not list images ({ls.explain()})")
-    named = [(f"{r['Repository']}:{r['Tag']}", str(r["ID"])) for r in (json_documents(ls.stdout) or [])
-             if r.get("ID") and r.get("Repository") not in (None, "", NONE) and r.get("Tag") not in (None, "", NONE)]
-    inspect = lambda *ids: docker_run(ctx, "image", "inspect", "--format", "{{json .}}", *ids)  # noqa: E731
-    return _scan("docker", named, inspect, host, problems)
-
-
-def _podman(ctx: Context, binary: str, host: str, problems: list[str]) -> list[Image] | None:
-    ls = ctx.run(binary, "images", "--format", "json")
-    if ls.refused:
-        return None
-    rows = json_documents(ls.stdout)
-    if not ls.ok or rows is None:
-        problems.append(f"podman: could not list images ({ls.explain()})")
-    named = [(n, str(r["Id"])) for r in rows or [] if r.get("Id") and not r.get("Dangling")
-             for n in r.get("Names") or [] if NONE not in n]
-    return _scan("podman", named, lambda *ids: ctx.run(binary, "image", "inspect", *ids), host, problems)
+def _images(engine: str, listed: Listed, host: str) -> list[Image]:
+    return [Image(engine, name, id_[:12], *_platform(listed.docs.get(id_), host)) for name, id_ in listed.named]
 
 
 @check(name="image-cache", title="Local image cache", category="docker")
@@ -106,13 +67,12 @@ def image_cache(ctx: Context) -> Result:
     if host_platform is None:
         return Result.skip("host platform unknown: nothing to compare image platforms with")
     host, facts, podman_bin = host_platform.oci, docker_facts(ctx), ctx.which("podman")
-    docker_problems: list[str] = []
-    podman_problems: list[str] = []
-    # The two engines' commands wait side by side.
-    images, found = ctx.map(lambda ask: ask(), [lambda: _docker(ctx, host, docker_problems),
-                                                lambda: _podman(ctx, podman_bin, host, podman_problems)
-                                                if podman_bin else None])
-    problems = docker_problems + podman_problems
+    # The two engines' answers are awaited side by side.
+    docker, podman = ctx.map(lambda ask: ask(), [lambda: docker_images(ctx),
+                                                 lambda: podman_images(ctx, podman_bin) if podman_bin else None])
+    images = _images("docker", docker, host) if docker else []
+    found = _images("podman", podman, host) if podman else None
+    problems = [*(docker.problems if docker else ()), *(podman.problems if podman else ())]
     details = [f"docker: {len(images)} tagged images" if facts.up else f"docker: {facts.message or facts.state}"]
     details.append(f"podman: {len(found)} tagged images" if found is not None else
                    "podman: not installed" if not podman_bin else "podman: not run on a foreign --root")

@@ -34,10 +34,12 @@ class FakeRunner:
     def __init__(self, commands: Mapping[tuple[str, ...], CommandResult] | None = None):
         self.commands = dict(commands or {})
         self.calls: list[tuple[tuple[str, ...], float]] = []
+        self.envs: list[Mapping[str, str] | None] = []  # the environment of each call, in order
 
     def __call__(self, argv: Sequence[str], *, timeout: float, env=None) -> CommandResult:
         argv = tuple(argv)
         self.calls.append((argv, timeout))
+        self.envs.append(env)
         if argv not in self.commands:
             pytest.fail(f"unexpected command: {' '.join(argv)}")
         return self.commands[argv]

@@ -24,7 +24,9 @@ def selected_checks(opts: Options) -> tuple[list, list]:
 
     reg = registry(opts)
     try:
-        checks = select(reg.checks, opts.names, opt_in=opts.build)
+        # Built-ins are known by their descriptions; their modules are imported here, on the main thread,
+        # while _warm's facts start, not inside a check's time budget on a worker.
+        checks = [c.resolved() for c in select(reg.checks, opts.names, opt_in=opts.build)]
     except UnknownCheck as exc:
         raise UsageError(f"unknown check {shown(exc.args[0])} (known: {', '.join(reg.names)})") from None
     return checks, [p for p in reg.problems if not opts.names or p.name in opts.names]
@@ -103,25 +105,26 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
 
 
 def _warm(ctx, pool) -> None:
-    """Start, on the run's pool, the facts a full run waits longest for: Docker's answers and the buildx
-    builders (a plugin start and a daemon round trip each); the checks that need them find them computed
-    or in progress (a fact is computed once: later askers wait for it)."""
+    """Start, on the run's pool, the facts a full run waits longest for: Docker's answers, the buildx
+    builders and the plugin's metadata (a plugin start and a daemon round trip each); the checks that need
+    them find them computed or in progress (a fact is computed once: later askers wait for it)."""
     from mab_doctor.engines.builders import list_builders
-    from mab_doctor.engines.buildx import has_plugin
+    from mab_doctor.engines.buildx import find_candidates, plugin_dirs, plugin_metadata
     from mab_doctor.engines.docker import docker_binary, docker_facts
-
-    def builders() -> None:
-        docker = docker_binary(ctx)
-        if docker and has_plugin(ctx):
-            list_builders(ctx, docker)
 
     def quietly(fact) -> None:
         try:
             fact()
         except Exception:  # noqa: BLE001 - the check that asks again gets the error itself
             pass
-    ctx.lend(pool)  # what they wait on in turn (`ls` as JSON and as a table) goes side by side too
-    for fact in (lambda: docker_facts(ctx), builders):
+    ctx.lend(pool)  # what they wait on in turn goes side by side too
+    docker, plugins = docker_binary(ctx), find_candidates(ctx, plugin_dirs(ctx)[0])[0]
+    facts = [lambda: docker_facts(ctx)]
+    if docker and plugins:
+        facts.append(lambda: list_builders(ctx, docker))
+    if plugins and ctx.is_executable(plugins[0][1]):
+        facts.append(lambda: plugin_metadata(ctx, plugins[0][1]))
+    for fact in facts:
         pool.submit(quietly, fact)
 
 

@@ -1,10 +1,12 @@
-"""The Check description and the @check decorator (registers nothing)."""
+"""The Check description, the @check decorator (registers nothing) and the deferred run of a built-in."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Union
 
 if TYPE_CHECKING:
@@ -42,6 +44,10 @@ class Check:
         """Index of the category in the report order."""
         return CATEGORIES.index(self.category) if self.category in CATEGORIES else len(CATEGORIES)
 
+    def resolved(self) -> "Check":
+        """This check with its own run() function: a deferred one imports its module now."""
+        return replace(self, run=self.run.load().run) if isinstance(self.run, Deferred) else self
+
     def problems(self) -> list[str]:
         """What is wrong with this declaration (empty when it is valid)."""
         found = []
@@ -61,3 +67,25 @@ def check(*, name: str, title: str, category: str, requires: Iterable[str] = (),
                      per_target=per_target, fixable=fixable, doc=inspect.getdoc(fn) or "", opt_in=opt_in)
 
     return wrap
+
+
+# Checks run side by side on worker threads; the first run of a deferred check imports its module
+# there. One import of a check module at a time keeps two threads from importing, in opposite
+# order, library modules that import each other (Python would hand one a half-initialised module).
+_IMPORTING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The run() of a check known by its description alone: its module is imported when it first runs."""
+
+    module: str  # dotted module path
+    attr: str    # the Check the module's @check made
+
+    def __call__(self, ctx: "Context") -> RunResult:
+        return self.load().run(ctx)
+
+    def load(self) -> Check:
+        """The Check the module defines (the import happens once; Python keeps the module)."""
+        with _IMPORTING:
+            return getattr(importlib.import_module(self.module), self.attr)

@@ -143,7 +143,9 @@ class Context:
 
     def is_executable(self, absolute: str) -> bool:
         """A regular file this user may execute (live root) or with an execute bit (foreign root)."""
-        found = self._fs.lookup(absolute)
+        return self._can_execute(self._fs.lookup(absolute))
+
+    def _can_execute(self, found: Found) -> bool:
         if found.kind != "file" or found.real is None:
             return False
         return os.access(found.real, os.X_OK) if not self._fs.confined else found.executable
@@ -157,7 +159,7 @@ class Context:
                 continue
             candidate = f"{folder.rstrip('/')}/{name}"
             where = self._fs.lookup(candidate)
-            if where.inside is not None and self.is_executable(candidate):
+            if where.inside is not None and self._can_execute(where):
                 found.setdefault(where.inside, candidate)
         return list(found.values())
 

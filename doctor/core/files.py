@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -103,11 +102,12 @@ def _replace(target: Path, data: bytes) -> None:
 
 def _create_temporary(target: Path) -> tuple[int, Path]:
     # O_EXCL | O_NOFOLLOW: a file or symlink planted at the name is never written through; then
-    # another name is tried. New files get 0666 less the umask, as open() would give them.
+    # another name is tried (random, as secrets.token_hex makes it, without importing secrets on every
+    # run). New files get 0666 less the umask, as open() would give them.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     name = f".{target.name}.{os.getpid()}"
     for attempt in range(_TEMP_TRIES):
-        tmp = target.with_name(f"{name}.tmp" if attempt == 0 else f"{name}.{secrets.token_hex(4)}.tmp")
+        tmp = target.with_name(f"{name}.tmp" if attempt == 0 else f"{name}.{os.urandom(4).hex()}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:

@@ -17,9 +17,8 @@ NUL_IN_PATH = "not found (a path cannot contain a NUL byte)"
 # device never becomes our controlling terminal. Both are no-ops for the regular files we accept.
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _WALK_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_KINDS = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symlink"),
-          (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-          (stat.S_ISBLK, "block device"))
+_KINDS = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symlink"), (stat.S_ISFIFO, "FIFO"),
+          (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
 
 
 def kind_of(mode: int) -> str:
@@ -37,8 +36,7 @@ def size_words(n: int) -> str:
 
 def not_regular(path: str, kind: str) -> str:
     """The reason a non-regular file is not read."""
-    article = "an" if kind[0] in "aeiou" else "a"
-    return f"{path}: {article} {kind}, not a regular file: not read"
+    return f"{path}: {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not a regular file: not read"
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,6 @@ class HostFS:
         self.root = Path(root)
         self.confined = os.path.realpath(self.root) != "/"
 
-    # ----- resolution ------------------------------------------------------------------
     def lookup(self, path: str) -> Found:
         """What ``path`` names (never raises)."""
         if "\0" in path:  # built from host data (a kernel release, a listing): no file has such a name
@@ -104,25 +101,22 @@ class HostFS:
         if not self.confined:
             return self._lookup_live(path)
         parts, st, why = self._walk(path)
-        real = self.root.joinpath(*parts)
-        inside = "/" + "/".join(parts)
         if why is not None:
             kind = "missing" if why in ("not found", "not a directory") else "error"
             if kind == "missing" and self._is_dangling(path):
                 kind = "dangling symlink"
             return Found(path, kind, None, None, reason=f"{path}: {why}")
         assert st is not None
-        return Found(path, kind_of(st.st_mode), real, inside, st.st_mode, st.st_size, st.st_dev)
+        return Found(path, kind_of(st.st_mode), self.root.joinpath(*parts), "/" + "/".join(parts), st.st_mode,
+                     st.st_size, st.st_dev)
 
     def where(self, path: str) -> Path:
         """Where ``path`` is, or would be, on this machine: symlinks resolved as far as they lead,
         never outside the root (for messages and for parsers given a path, not for reading)."""
         path = path.replace("\0", "")  # a path never holds a NUL (lookup reports such a path missing)
-        if not self.confined:
-            return self.root / path.lstrip("/")
-        return self.root.joinpath(*self._walk(path)[0])
+        return self.root.joinpath(*self._walk(path)[0]) if self.confined else self.root / path.lstrip("/")
 
-    def _lookup_live(self, path: str) -> Found:
+    def _lookup_live(self, path: str, *, named: bool = True) -> Found:
         real = self.root / path.lstrip("/")
         try:
             st = os.stat(real)
@@ -131,7 +125,8 @@ class HostFS:
             if kind == "missing" and os.path.islink(real):
                 kind = "dangling symlink"
             return Found(path, kind, reason=describe(path, exc))
-        return Found(path, kind_of(st.st_mode), real, os.path.realpath(real), st.st_mode, st.st_size, st.st_dev)
+        return Found(path, kind_of(st.st_mode), real, os.path.realpath(real) if named else None, st.st_mode,
+                     st.st_size, st.st_dev)
 
     def _walk(self, path: str) -> tuple[list[str], os.stat_result | None, str | None]:
         """(components inside the root, lstat of the last, None) or (..., None, why not)."""
@@ -178,11 +173,10 @@ class HostFS:
         parts, st, why = self._walk(parent or "/")
         return why is None and os.path.islink(self.root.joinpath(*parts, name))
 
-    # ----- opening -----------------------------------------------------------------------
     def open_fd(self, found: Found, flags: int) -> int:
         """A descriptor for a looked-up path; under a foreign root every directory on the way and
         the file itself are opened without following links (raises OSError)."""
-        assert found.real is not None and found.inside is not None
+        assert found.real is not None and (found.inside is not None or not self.confined)
         if not self.confined:
             return os.open(found.real, flags)
         parts = _parts(found.inside)
@@ -198,7 +192,8 @@ class HostFS:
 
     def open_regular(self, path: str) -> tuple[BinaryIO | None, str | None]:
         """(binary file object, None) for a regular file, else (None, why); the caller closes it."""
-        found = self.lookup(path)
+        # No resolved name on the live root: opening needs none, and realpath costs an lstat per component.
+        found = self.lookup(path) if self.confined or "\0" in path else self._lookup_live(path, named=False)
         if found.kind != "file":
             return None, found.reason or not_regular(path, found.kind)
         try:
@@ -216,17 +211,22 @@ class HostFS:
         return os.fdopen(fd, "rb"), None
 
     def read(self, path: str, limit: int = DEFAULT_LIMIT, *, whole: bool = False) -> FileRead:
-        """At most ``limit`` bytes of a regular file. A longer file is refused when ``whole`` (a
-        JSON or os-release cut in half would mislead), else its first ``limit`` bytes are returned
-        with ``truncated`` set and a reason saying so."""
+        """At most ``limit`` bytes of a regular file. A longer file is refused when ``whole`` (a JSON or os-release
+        cut in half would mislead), else its first ``limit`` bytes are returned, ``truncated`` and saying so."""
         fh, why = self.open_regular(path)
         if fh is None:
             return FileRead(path, None, why)
         try:
+            # /proc files report size 0: read to learn the length, in pieces: fh.read(limit + 1) would first
+            # allocate all of it (4 MiB by default), which costs more than reading a small file does.
             with fh:
-                data = fh.read(limit + 1)  # /proc files report size 0: read to learn the length
+                parts, part, left = [], b"", limit + 1
+                while left > 0 and (part := fh.read(min(left, 1 << 16))):
+                    parts.append(part)
+                    left -= len(part)
+            data = b"".join(parts) if parts else part  # None: a non-blocking read found nothing yet
         except BlockingIOError:
-            return FileRead(path, None, f"{path}: would block (a file that waits for data): not read")
+            data = None
         except OSError as exc:
             return FileRead(path, None, describe(path, exc))
         if data is None:

@@ -7,6 +7,7 @@ therefore never pointed at the inspected host: they get a private directory laid
 from __future__ import annotations
 
 import re
+import shlex
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ _RELEASE_NAME = re.compile(r"(\w+)[-_](release|version)$")
 _MAX_RELEASE_FILES = 32
 # What psutil reads for memory, CPU and load figures; process tables are never copied.
 PROC_FILES = ("meminfo", "cpuinfo", "stat", "uptime", "loadavg", "vmstat", "swaps")
+# distro 1.9's NORMALIZED_OS_ID: the os-release IDs distro.id() renames (a test holds it to the library's).
+OS_ID_RENAMES = {"ol": "oracle", "opensuse-leap": "opensuse"}
 
 
 @dataclass(frozen=True)
@@ -64,36 +67,89 @@ def _release_paths(fs: HostFS) -> list[str]:
                                *(f"/etc/{n}" for n in found)]))
 
 
-def _copy(fs: HostFS, path: str, private: Path, *, encoding: str = "utf-8",
-          limit: int = RELEASE_FILE_LIMIT) -> str | None:
-    """Copy one host file into ``private`` when it is usable text; else the reason (None: absent)."""
+def _usable(fs: HostFS, path: str, *, encoding: str = "utf-8",
+            limit: int = RELEASE_FILE_LIMIT) -> tuple[bytes | None, str | None]:
+    """(a host file's bytes, None) when they are usable text; else (None, the reason; None: absent)."""
     got = fs.read(path, limit, whole=True)
     if got.data is None:
-        return None if got.reason and got.reason.endswith(": not found") else f"{got.reason}"
+        return None, None if got.reason and got.reason.endswith(": not found") else f"{got.reason}"
     try:
         got.data.decode(encoding)
     except UnicodeDecodeError as exc:
-        return f"{path}: not {encoding.upper()} text (byte 0x{got.data[exc.start]:02x} at offset {exc.start}): not read"
+        return None, (f"{path}: not {encoding.upper()} text (byte 0x{got.data[exc.start]:02x} at offset "
+                      f"{exc.start}): not read")
     if b"\0" in got.data:
-        return f"{path}: binary data (a NUL byte): not read"
+        return None, f"{path}: binary data (a NUL byte): not read"
+    return got.data, None
+
+
+def _copy(fs: HostFS, path: str, private: Path, *, limit: int = RELEASE_FILE_LIMIT) -> str | None:
+    """Copy one host file into ``private`` when it is usable text; else the reason (None: absent)."""
+    data, why = _usable(fs, path, limit=limit)
+    if data is not None:
+        _place(private, path, data)
+    return why
+
+
+def _place(private: Path, path: str, data: bytes) -> None:
     target = private / path.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(got.data)
-    return None
+    target.write_bytes(data)
 
 
-def read_distro(fs: HostFS) -> DistroInfo:
-    """The distribution of the inspected host (never raises: unusable files become notes)."""
-    import distro  # imported lazily: `mab-doctor list` must stay fast
-
+def read_distro(fs: HostFS, *, library: bool = False) -> DistroInfo:
+    """The distribution of the inspected host (never raises: unusable files become notes); ``library``:
+    always ask `distro` itself (tests hold the quick reading of os-release to it)."""
     notes: list[str] = []
+    usable: dict[str, bytes] = {}
+    for path in _release_paths(fs):
+        # distro reads debian_version as ASCII and everything else as UTF-8
+        data, why = _usable(fs, path, encoding="ascii" if path.endswith("/debian_version") else "utf-8")
+        if why:
+            notes.append(why)
+        elif data is not None:
+            usable[path] = data
+    return (None if library else _from_os_release(usable, notes)) or _from_distro(usable, notes)
+
+
+def _from_os_release(usable: dict[str, bytes], notes: list[str]) -> DistroInfo | None:
+    """`distro`'s answers without `distro`, when os-release alone gives them: its ID, VERSION_ID, NAME
+    and PRETTY_NAME, when all set, and a codename there outrank every other source `distro` reads
+    (lsb_release and uname are off). None otherwise: then `distro` itself reads the copies."""
+    etc, lib = "/etc/os-release", "/usr/lib/os-release"
+    data = usable.get(etc if etc in usable or lib not in usable else lib)  # distro's choice of the two
+    if data is None:
+        return None
+    # distro's own parse: a text-mode open (universal newlines), POSIX shell words, NAME=value words only
+    lexer = shlex.shlex(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), posix=True)
+    lexer.whitespace_split = True
+    try:
+        props = {key.lower(): value for key, value in (w.split("=", 1) for w in lexer if "=" in w)}
+    except ValueError:  # an unbalanced quote: distro raises it too, and its path words the note
+        return None
+    if "version_codename" in props or "ubuntu_codename" in props:
+        codename = props.get("version_codename", props.get("ubuntu_codename"))
+    else:  # VERSION="12 (bookworm)" or "7, Wheezy": else the codename would come from a release file
+        named = re.search(r"\((\D+)\)|,\s*(\D+)", props.get("version", ""))
+        if named is None:
+            return None
+        codename = named.group(1) or named.group(2)
+    distro_id, version, name, pretty = (props.get(k, "") for k in ("id", "version_id", "name", "pretty_name"))
+    if not (distro_id and version and name and pretty):
+        return None
+    distro_id = distro_id.lower().replace(" ", "_")
+    return DistroInfo(OS_ID_RENAMES.get(distro_id, distro_id), version, name, pretty, props.get("id_like", ""),
+                      codename, tuple(notes))
+
+
+def _from_distro(usable: dict[str, bytes], notes: list[str]) -> DistroInfo:
+    """The `distro` library's reading of private copies of the usable release files."""
+    import distro  # imported lazily: most hosts are answered by their os-release alone
+
     with tempfile.TemporaryDirectory(prefix="mab-doctor-distro-") as tmp:
         private = Path(tmp)
-        for path in _release_paths(fs):
-            # distro reads debian_version as ASCII and everything else as UTF-8
-            why = _copy(fs, path, private, encoding="ascii" if path.endswith("/debian_version") else "utf-8")
-            if why:
-                notes.append(why)
+        for path, data in usable.items():
+            _place(private, path, data)
         (private / "etc").mkdir(exist_ok=True)
         try:
             dist = distro.LinuxDistribution(root_dir=str(private), include_lsb=False, include_uname=False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import time
-import traceback
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from mab_doctor.core.check import Check
@@ -82,6 +81,8 @@ def call_isolated(chk: Check, ctx: "Context") -> tuple[list[Result], float]:
     except SkipCheck as exc:
         results = [Result.skip(str(exc) or "skipped")]
     except Exception as exc:  # pytest's CallInfo idea: one wrapper catches everything else
+        import traceback  # only a crashed check needs it
+
         lines = "".join(traceback.format_exception(exc)).rstrip().splitlines()
         results = [Result.error(f"check crashed: {exc!r}", details=lines,
                                 remediation=f"This is a bug in the check ({chk.source}); report it "

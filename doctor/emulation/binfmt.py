@@ -9,8 +9,8 @@ enabled/disabled, interpreter, "flags: " (in the fixed order P O C F), then offs
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 MOUNT_POINT = "/proc/sys/fs/binfmt_misc"
 SPECIAL_FILES = ("register", "status")
 BINPRM_BUF_SIZE = 256  # the kernel matches magic within the first 256 bytes it reads of a file
+# Each two hex digits (either case) a register line may escape as \xHH, and the byte they stand for.
+HEX_PAIRS = {a + b: int(a + b, 16) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"}
 
 
 class EntryError(ValueError):
@@ -119,8 +121,14 @@ def _checked(entry: Entry) -> Entry:
 
 def canonical_headers(platform: "Platform") -> dict[str, bytes]:
     """The first 64 bytes of a typical static executable and PIE of ``platform`` (SYSV OS/ABI)."""
-    return {label: build_header(platform.elf_class, platform.endian, platform.elf_machine, e_type=e_type)
-            .ljust(64, b"\0") for label, e_type in (("EXEC", 2), ("DYN", 3))}
+    exec_head, dyn_head = _headers(platform.elf_class, platform.endian, platform.elf_machine)
+    return {"EXEC": exec_head, "DYN": dyn_head}
+
+
+@lru_cache(maxsize=None)
+def _headers(elf_class: int, endian: str, machine: int) -> tuple[bytes, bytes]:
+    # Built once per platform: a run matches every stored and registered entry against them.
+    return tuple(build_header(elf_class, endian, machine, e_type=e_type).ljust(64, b"\0") for e_type in (2, 3))
 
 
 def entry_matches(entry: Entry, header: bytes) -> bool:
@@ -130,14 +138,18 @@ def entry_matches(entry: Entry, header: bytes) -> bool:
     window = header[entry.offset:entry.offset + len(entry.magic)]
     if len(window) < len(entry.magic):
         return False
-    mask = entry.mask if entry.mask is not None else b"\xff" * len(entry.magic)
-    return all((b & m) == (g & m) for b, m, g in zip(window, mask, entry.magic))
+    if entry.mask is None:
+        return window == entry.magic
+    # Byte by byte, (file & mask) == (magic & mask): one big-endian integer per side does all bytes at once.
+    size = min(len(entry.mask), len(entry.magic))
+    mask = int.from_bytes(entry.mask[:size], "big")
+    return int.from_bytes(window[:size], "big") & mask == int.from_bytes(entry.magic[:size], "big") & mask
 
 
 def handles(entry: Entry, platform: "Platform") -> tuple[bool, bool]:
     """(matches static executables, matches PIE/DYN executables) of ``platform``."""
-    heads = canonical_headers(platform)
-    return entry_matches(entry, heads["EXEC"]), entry_matches(entry, heads["DYN"])
+    exec_head, dyn_head = _headers(platform.elf_class, platform.endian, platform.elf_machine)
+    return entry_matches(entry, exec_head), entry_matches(entry, dyn_head)
 
 
 @dataclass(frozen=True)
@@ -175,18 +187,23 @@ def is_qemu(entry: Entry) -> bool:
 def _unescape(text: str) -> bytes:
     # binfmt_misc unescapes with UNESCAPE_HEX only: \xHH is one byte, every other character stays as
     # it is (a backslash too); a \x without two hex digits makes the kernel refuse the line (scanarg).
-    out, i = bytearray(), 0
-    while i < len(text):
-        if text.startswith("\\x", i):
-            pair = text[i + 2:i + 4]
-            if len(pair) != 2 or not all(c in string.hexdigits for c in pair):
-                raise EntryError(f"\\x not followed by two hex digits: the kernel would not accept it")
-            out.append(int(pair, 16))
-            i += 4
-        else:
-            out.extend(text[i].encode())
-            i += 1
+    first, *escaped = text.split("\\x")
+    out = bytearray(_utf8(first))
+    for part in escaped:
+        byte = HEX_PAIRS.get(part[:2])
+        if byte is None:
+            raise EntryError("\\x not followed by two hex digits: the kernel would not accept it")
+        out.append(byte)
+        if len(part) > 2:
+            out += _utf8(part[2:])
     return bytes(out)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate: named as when it is encoded on its own
+        raise UnicodeEncodeError(exc.encoding, text[exc.start], 0, 1, exc.reason) from None
 
 
 def parse_register_line(line: str) -> Entry:

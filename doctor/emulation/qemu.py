@@ -140,12 +140,16 @@ def stored_definitions(ctx: "Context") -> list[Stored]:
 
 
 def stored_for(ctx: "Context", platform: "Platform") -> list[Stored]:
-    """The stored definitions whose mask matches ``platform`` (memoised listing per run)."""
-    every = ctx.fact(STORED_DEFINITIONS)
-    return [s for s in every if all(handles(s.entry, platform))]
+    """The stored definitions whose mask matches ``platform`` (matched once per platform and run)."""
+    return list(ctx.fact(STORED_MATCHES, platform))
+
+
+def _stored_matching(ctx: "Context", platform: "Platform") -> tuple[Stored, ...]:
+    return tuple(s for s in ctx.fact(STORED_DEFINITIONS) if all(handles(s.entry, platform)))
 
 
 STORED_DEFINITIONS: Fact[list[Stored]] = Fact("stored binfmt definitions", stored_definitions)
+STORED_MATCHES: Fact[tuple[Stored, ...]] = Fact("stored binfmt definitions matching", _stored_matching)
 
 
 def binfmt_support_definition(ctx: "Context", name: str, folder: str = BINFMT_SUPPORT_FORMATS) -> Entry | None:

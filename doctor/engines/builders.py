@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
-from mab_doctor.engines.buildx import Builder, Node, parse_ls_json, parse_ls_table, platform_names
+from mab_doctor.engines.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table,
+                                      platform_names, plugin_dirs)
+from mab_doctor.engines.docker import PLUGIN_PARENT
+from mab_doctor.engines.buildxstore import BuildxStore, StoreUnreadable, read_store
 from mab_doctor.host.hostinfo import host_facts, is_native
 from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
 
 if TYPE_CHECKING:
-    from mab_doctor.core.context import Context
+    from mab_doctor.core.context import CommandResult, Context
 
 # buildx v0.12+ (the words users paste into issues); v0.11 and older said the second.
 DOCKER_DRIVER_REFUSAL = ("Multi-platform build is not supported for the docker driver.\n"
@@ -21,37 +24,71 @@ OLD_DOCKER_DRIVER_REFUSAL = ("multiple platforms feature is currently not suppor
 LOAD_REFUSAL = "docker exporter does not currently support exporting manifest lists"
 
 
+def _ls(ctx: "Context", docker: str, *args: str) -> "CommandResult":
+    """`docker buildx ls ARGS` as the CLI runs it: the plugin the CLI picks, as `<plugin> buildx ls ARGS` with
+    the CLI's path in DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND. Asked through the CLI, every call would first
+    make the CLI start the plugin for its metadata (more than the listing itself costs); the buildx check
+    makes that round trip, once."""
+    found, _ = find_candidates(ctx, plugin_dirs(ctx)[0])
+    if not found:
+        return ctx.run(docker, "buildx", "ls", *args)
+    return ctx.run(found[0][1], "buildx", "ls", *args, env={**ctx.env, PLUGIN_PARENT: docker})
+
+
 def _list(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
     notes: list[str] = []
-    # Both forms at once: the table's marks complete the JSON, and neither waits for the other.
-    js, table = ctx.map(lambda argv: ctx.run(*argv), [(docker, "buildx", "ls", "--format", "json"),
-                                                      (docker, "buildx", "ls")])
+    js = _ls(ctx, docker, "--format", "json")
     if js.timed_out:  # an unreachable node
-        return [], notes, f"{js.describe()} (a builder node does not answer)"
-    from_table: list[Builder] = []
-    if table.ok:
-        try:
-            from_table = parse_ls_table(table.stdout)
-        except ValueError as exc:
-            notes.append(f"`docker buildx ls` table not understood: {exc}")
+        return [], notes, (f"`{docker} buildx ls --format json`: timed out after {js.timeout:g}s "
+                           f"(a builder node does not answer)")
     if js.ok:
         try:
             builders = parse_ls_json(js.stdout)
         except ValueError as exc:
             notes.append(f"`docker buildx ls --format json` not understood ({exc}); using the table")
         else:
-            _marks_from_table(builders, from_table)
-            return builders, notes + ["read `docker buildx ls --format json`"], None
+            try:
+                _marks_from_store(builders, read_store(ctx, [b.name for b in builders]))
+                return builders, notes + ["read `docker buildx ls --format json` and buildx's own folder"], None
+            except StoreUnreadable as exc:  # buildx's folder says nothing reliable: ask for the table
+                notes.append(f"{exc}; the current builder is read from the `docker buildx ls` table")
+                table, from_table = _table(ctx, docker, notes)
+                _marks_from_table(builders, from_table)
+                return builders, notes + ["read `docker buildx ls --format json`"], None
     else:
         notes.append("`docker buildx ls --format json` is not supported by this buildx (before v0.13); using the table")
+    table, from_table = _table(ctx, docker, notes)
     if from_table:
         return from_table, notes, None
     return [], notes, table.last_line
 
 
-def _marks_from_table(builders: list[Builder], table: list[Builder]) -> None:
+def _table(ctx: "Context", docker: str, notes: list[str]) -> tuple["CommandResult", list[Builder]]:
+    table = _ls(ctx, docker)
+    if table.ok:
+        try:
+            return table, parse_ls_table(table.stdout)
+        except ValueError as exc:
+            notes.append(f"`docker buildx ls` table not understood: {exc}")
+    return table, []
+
+
+def _mark(node: Node, configured: set[str]) -> None:
+    # `*` marks the platforms given at `buildx create --platform`: buildx tries those first.
+    node.platforms = [p + "*" if p.strip() in configured and not p.endswith("*") else p for p in node.platforms]
+
+
+def _marks_from_store(builders: list[Builder], store: BuildxStore) -> None:
     # JSON (v0.13+) marks neither the current builder nor the platforms configured with `--platform`
-    # at `buildx create`; the table marks both with `*`, and both decide where a build goes.
+    # at `buildx create`; buildx's folder holds both, and both decide where a build goes.
+    for builder in builders:
+        builder.current = builder.current or builder.name == store.current
+        for node in builder.nodes:
+            _mark(node, set(store.configured.get(builder.name, {}).get(node.name, ())))
+
+
+def _marks_from_table(builders: list[Builder], table: list[Builder]) -> None:
+    # The same two marks from the table, which prints them (`name*`, `linux/arm64*`).
     by_name = {b.name: b for b in table}
     for builder in builders:
         seen = by_name.get(builder.name)
@@ -60,8 +97,7 @@ def _marks_from_table(builders: list[Builder], table: list[Builder]) -> None:
         builder.current = builder.current or seen.current
         starred = {n.name: set(_configured(n)) for n in seen.nodes}
         for node in builder.nodes:
-            stars = starred.get(node.name, set())
-            node.platforms = [p + "*" if p.strip() in stars and not p.endswith("*") else p for p in node.platforms]
+            _mark(node, starred.get(node.name, set()))
 
 
 BUILDERS: Fact[tuple[list[Builder], list[str], str | None]] = Fact("buildx builders", _list)
@@ -79,7 +115,6 @@ def current_builder(builders: list[Builder]) -> Builder | None:
 
 
 def _configured(node: Node) -> list[str]:
-    # `*` marks the platforms given at `buildx create --platform`: buildx tries those first.
     return [p.strip().rstrip("*").strip() for p in node.platforms if p.strip().endswith("*")]
 
 

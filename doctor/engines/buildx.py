@@ -7,10 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mab_doctor.core.facts import Fact
 from mab_doctor.engines.docker import cli_config, config_dir
 
 if TYPE_CHECKING:
-    from mab_doctor.core.context import Context
+    from mab_doctor.core.context import CommandResult, Context
 
 SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
                       "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
@@ -51,6 +52,18 @@ def find_candidates(ctx: "Context", dirs: list[str]) -> tuple[list[tuple[int, st
         else:  # a directory, a FIFO, a symlink loop...: nothing the CLI could run
             notes.append(f"{where.reason or f'{path}: a {where.kind}'}, skipped")
     return found, notes
+
+
+def _metadata(ctx: "Context", path: str) -> "CommandResult":
+    return ctx.run(path, "docker-cli-plugin-metadata")
+
+
+METADATA: Fact["CommandResult"] = Fact("plugin metadata", _metadata)
+
+
+def plugin_metadata(ctx: "Context", path: str) -> "CommandResult":
+    """The plugin's answer to `docker-cli-plugin-metadata` (what the CLI asks before it runs a plugin), once per run."""
+    return ctx.fact(METADATA, path)
 
 
 def has_plugin(ctx: "Context") -> bool:

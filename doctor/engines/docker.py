@@ -180,6 +180,9 @@ def _state(res: "CommandResult", data: dict | None) -> tuple[str, str]:
 
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+# The CLI starts a plugin with its own path in this variable; the plugin then takes its arguments as
+# `<plugin> <name> ...` (without it, a plugin binary runs standalone: `docker-buildx ...`).
+PLUGIN_PARENT = "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"
 
 
 def api_socket(ctx: "Context") -> str | None:
@@ -189,9 +192,17 @@ def api_socket(ctx: "Context") -> str | None:
     host = ctx.env.get("DOCKER_HOST", "").strip()
     if host:
         return host[len("unix://"):] if host.startswith("unix://") and len(host) > len("unix://") else None
+    return DEFAULT_SOCKET if context_name(ctx) == "default" else None
+
+
+def context_name(ctx: "Context") -> str:
+    """The CLI's current context, resolved as the CLI does: DOCKER_HOST means the default one, then
+    DOCKER_CONTEXT, then config.json's currentContext, else "default"."""
+    if ctx.env.get("DOCKER_HOST", "").strip():
+        return "default"
     config = cli_config(ctx).data
     chosen = ctx.env.get("DOCKER_CONTEXT") or (config.get("currentContext") if isinstance(config, dict) else None)
-    return DEFAULT_SOCKET if chosen in (None, "", "default") else None
+    return chosen if isinstance(chosen, str) and chosen else "default"
 
 
 def _api_info(ctx: "Context", sock: str | None) -> dict | None:
@@ -205,8 +216,8 @@ def _api_info(ctx: "Context", sock: str | None) -> dict | None:
 
 def docker_binary(ctx: "Context") -> str | None:
     """The `docker` a run talks through: the CLI that started us when we run as its `docker doctor` plugin
-    (it says so in DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND), else the first on PATH."""
-    started = ctx.env.get("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "")
+    (it says so in PLUGIN_PARENT), else the first on PATH."""
+    started = ctx.env.get(PLUGIN_PARENT, "")
     if started.startswith("/") and ctx.is_executable(started):
         return started
     return ctx.which("docker")

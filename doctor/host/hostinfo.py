@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.host import platforms
-from mab_doctor.host.armabi import ArmAbi
 from mab_doctor.host.cpu import CpuFacts, cpu_facts
 from mab_doctor.host.elf import ElfError, ElfHeader, TruncatedElf, parse_header
 from mab_doctor.host.placement import EMULATED, NATIVE, Placement, place
 from mab_doctor.host.platforms import Platform, Target
-from mab_doctor.host.userland import userland_arm_abi
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
+    from mab_doctor.host.armabi import ArmAbi
 
 # The userland is whatever these files are; the first readable ELF wins.
 USERLAND_HEAD = 8192  # the ELF header and program headers of a real /bin/sh are in its first few KiB
@@ -70,9 +69,15 @@ def dpkg_architecture(status_text: str) -> str | None:
 
 def dpkg_package(status_text: str, package: str) -> dict[str, str]:
     """Fields of one installed package's stanza in /var/lib/dpkg/status (empty when absent)."""
-    for stanza in status_text.split("\n\n"):
+    # Stanzas are separated by a blank line. Only those that mention the name are parsed, in file order: a
+    # status file holds thousands (the "\n" kept before a stanza is an empty line, which parsing skips).
+    at = 0
+    while (hit := status_text.find(package, at)) >= 0:
+        end = status_text.find("\n\n", hit)
+        end = len(status_text) if end < 0 else end
+        at = end + 2
         fields: dict[str, str] = {}
-        for line in stanza.splitlines():
+        for line in status_text[status_text.rfind("\n\n", 0, hit) + 1:end].splitlines():
             if line[:1].isspace():
                 continue
             name, sep, value = line.partition(":")
@@ -189,8 +194,11 @@ def _compute(ctx: "Context") -> HostFacts:
             native = platforms.arm_variant_platform(int(variant[1:])) or native
     dist = ctx.distro()
     evidence.extend(dist.notes)
-    arm_abi, abi_problem = userland_arm_abi(ctx, path, elf) if elf is not None and elf.machine == platforms.EM_ARM \
-        else (None, None)
+    arm_abi, abi_problem = None, None
+    if elf is not None and elf.machine == platforms.EM_ARM:
+        from mab_doctor.host.userland import userland_arm_abi  # the ARM ABI readers: for 32-bit ARM userlands only
+
+        arm_abi, abi_problem = userland_arm_abi(ctx, path, elf)
     return HostFacts(
         kernel_release=uname.release, kernel_machine=uname.machine, kernel_platform=kernel_platform,
         platform=native, userland_path=path, userland_elf=elf, dpkg_arch=dpkg_arch,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
+# In the package's data folder, beside this subpackage: installed packages are plain files, so reading it
+# needs no importlib.resources (whose readers import zipfile, on every run).
+MATRIX_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "matrix.json")
 
 
 def parse_version(text: str | None) -> tuple[int, ...] | None:
@@ -56,8 +59,8 @@ class Requirement:
 @lru_cache(maxsize=1)
 def load() -> dict[str, Any]:
     """The matrix data as shipped in the package."""
-    text = resources.files("mab_doctor").joinpath("data/matrix.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    with open(MATRIX_FILE, encoding="utf-8") as fh:
+        return json.loads(fh.read())
 
 
 def requirement(req_id: str) -> Requirement:

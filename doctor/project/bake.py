@@ -15,7 +15,6 @@ from mab_doctor.project.model import Build, Platform, Problem, Where
 from mab_doctor.project.bakevars import interpolate, variables_of
 from mab_doctor.project.substitute import ExpansionTooLarge
 
-DEFAULT_FILES = ("docker-bake.json", "docker-bake.override.json", "docker-bake.hcl", "docker-bake.override.hcl")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # python-hcl2 parses about 40 KiB a second: a bigger file would stall the doctor for many seconds.
 HCL_LIMIT = 256 << 10

@@ -7,12 +7,12 @@ import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 
-from mab_doctor.project.bake import DEFAULT_FILES as BAKE_FILES
-from mab_doctor.project.bake import read_bake
-from mab_doctor.project.dockerfile import read_dockerfile
 from mab_doctor.project.files import ProjectFiles
 from mab_doctor.project.model import Build, CiSetup, Dockerfile, Intent, Problem, Where
 
+# buildx bake's default files, in its reading order. Each kind of file's reader is imported only when the
+# project has such a file: a folder without build files does not pay for parsers it does not need.
+BAKE_FILES = ("docker-bake.json", "docker-bake.override.json", "docker-bake.hcl", "docker-bake.override.hcl")
 # docker compose takes the first of these that exists, then the override of the same family.
 COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 COMPOSE_OVERRIDES = ("compose.override.yaml", "compose.override.yml",
@@ -111,6 +111,8 @@ def _dockerfiles(got: _Gathered, names: set[str]) -> None:
         wanted = [n for n in ROOT_DOCKERFILES if n in names and got.present(n)][:1]
         if not wanted:
             got.notes.append("no Dockerfile named by a build, and none at the project root")
+    if wanted:
+        from mab_doctor.project.dockerfile import read_dockerfile
     for path in wanted:
         dockerfile, problems = read_dockerfile(got.files, path)
         if dockerfile is not None:
@@ -135,6 +137,8 @@ def read_intent(directory: str | Path, env: Mapping[str, str]) -> Intent:
     names = set(entries)
     bake = [n for n in BAKE_FILES if n in names and got.present(n)]
     if bake:
+        from mab_doctor.project.bake import read_bake
+
         builds, problems = read_bake(files, bake, env)
         got.read += bake
         got.builds += builds

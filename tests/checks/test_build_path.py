@@ -6,14 +6,17 @@ import pytest
 
 from elfbuild import build_elf
 from helpers import DOCKER, INFO, VERSION, docker_data
+from make_plugin import store_files
 from mab_doctor.api import Check
 from mab_doctor.checks.build_path import build_path
 from mab_doctor.core.context import CommandResult
 from mab_doctor.core.model import Status
 from mab_doctor.project.model import Build, Intent, Platform, Where
 
-LS_JSON = (DOCKER, "buildx", "ls", "--format", "json")
-LS = (DOCKER, "buildx", "ls")
+# The CLI runs `docker buildx ls` as `<plugin> buildx ls`; the doctor starts the plugin the same way.
+PLUGIN = "/usr/libexec/docker/cli-plugins/docker-buildx"
+LS_JSON = (PLUGIN, "buildx", "ls", "--format", "json")
+LS = (PLUGIN, "buildx", "ls")
 REFUSED = ('buildx refuses it: "Multi-platform build is not supported for the docker driver. Switch to a different '
            'driver, or turn on the containerd image store, and try again."')
 
@@ -32,17 +35,17 @@ DEFAULT = builder("default", node("default", "linux/amd64", "linux/arm64", "linu
 
 @pytest.fixture
 def host(make_host, base_host):
-    def make(*lines, targets="linux/amd64,linux/arm64", containerd=False, table=None, project=None, sources=None,
+    def make(*lines, targets="linux/amd64,linux/arm64", containerd=False, store=None, project=None, sources=None,
              env=None):
         tree = {**base_host, DOCKER: "#!/bin/sh\n",
-                "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64")}
+                "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64"), **(store or {})}
         info = json.loads(docker_data("info-20.10.json"))
         if containerd:  # what `docker info` says of a daemon with the containerd image store
             info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]
         cmds = {VERSION: CommandResult(VERSION, 0, docker_data("version-28-client-20.10-server.json")),
                 INFO: CommandResult(INFO, 0, json.dumps(info)),
                 LS_JSON: CommandResult(LS_JSON, 0, "\n".join(lines) + "\n"),
-                LS: CommandResult(LS, 0, table) if table else CommandResult(LS, 1, "", "ERROR: no table\n")}
+                LS: CommandResult(LS, 1, "", "ERROR: no table\n")}
         ctx = make_host(tree, commands=cmds, targets=targets, env={"PATH": "/usr/bin", "HOME": "/root", **(env or {})})
         ctx.path(DOCKER).chmod(0o755)
         ctx.path("/usr/libexec/docker/cli-plugins/docker-buildx").chmod(0o755)
@@ -170,17 +173,16 @@ def test_podman_several_platforms_without_a_manifest_keep_only_the_last(host):
 
 
 # Laid out as buildx v0.13+ prints it (tabwriter, three spaces between columns).
-MULTI_TABLE = r"""NAME/NODE    DRIVER/ENDPOINT                   STATUS    BUILDKIT   PLATFORMS
-multi*       docker-container
- \_ multi0    \_ unix:///var/run/docker.sock   running   v0.12.5    linux/amd64*, linux/arm64, linux/arm/v7
- \_ multi1    \_ ssh://arm64-box               running   v0.12.5    linux/arm64*, linux/arm/v7
-"""
+# What `buildx create --platform` saved: amd64 configured on multi0, arm64 on multi1.
+MULTI_STORE = store_files("multi", [{"name": "multi", "driver": "docker-container", "nodes": [
+    {"name": "multi0", "endpoint": "unix:///var/run/docker.sock", "platforms": ["linux/amd64*"]},
+    {"name": "multi1", "endpoint": "ssh://arm64-box", "platforms": ["linux/arm64*"]}]}])
 MULTI = builder("multi", node("multi0", "linux/amd64", "linux/arm64", "linux/arm/v7"),
                 node("multi1", "linux/arm64", "linux/arm/v7"))
 
 
 def test_a_target_sent_to_an_emulating_node_while_a_native_one_exists_warns(host):
-    results = build_path(host(MULTI, table=MULTI_TABLE, targets="linux/amd64,linux/arm64,linux/arm/v7"))
+    results = build_path(host(MULTI, store=MULTI_STORE, targets="linux/amd64,linux/arm64,linux/arm/v7"))
     assert by_status(results) == [(Status.OK, None), (Status.WARN, "linux/arm64"), (Status.WARN, "linux/arm/v7")]
     warn = results[1]
     assert warn.summary == ("buildx sends linux/arm64 to node multi0 of multi, which emulates it, although node "
@@ -189,7 +191,7 @@ def test_a_target_sent_to_an_emulating_node_while_a_native_one_exists_warns(host
 
 
 def test_configured_platforms_covering_every_target_route_to_the_native_node(host):
-    results = build_path(host(MULTI, table=MULTI_TABLE))  # amd64* on multi0, arm64* on multi1
+    results = build_path(host(MULTI, store=MULTI_STORE))  # amd64* on multi0, arm64* on multi1
     assert by_status(results) == [(Status.OK, None)]
 
 

@@ -18,8 +18,10 @@ from mab_doctor.core.model import Status
 from mab_doctor.emulation.probes import MARKER
 from mab_doctor.project.model import Build, Intent, Platform, Where
 
-LS_JSON = (DOCKER, "buildx", "ls", "--format", "json")
-LS = (DOCKER, "buildx", "ls")
+# The CLI runs `docker buildx ls` as `<plugin> buildx ls`; the doctor starts the plugin the same way.
+PLUGIN = "/usr/libexec/docker/cli-plugins/docker-buildx"
+LS_JSON = (PLUGIN, "buildx", "ls", "--format", "json")
+LS = (PLUGIN, "buildx", "ls")
 PODMAN = "/usr/bin/podman"
 DEFAULT = json.dumps({"Name": "default", "Driver": "docker", "Current": True, "Nodes": [
     {"Name": "default", "Endpoint": "default", "Status": "running", "Version": "v0.8",

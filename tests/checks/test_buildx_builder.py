@@ -6,14 +6,16 @@ import pytest
 
 from elfbuild import build_elf
 from helpers import DOCKER, INFO, VERSION, docker_data
-from make_plugin import run_output
+from make_plugin import run_output, store_files
 from mab_doctor.checks.buildx_builder import buildx_builder
 from mab_doctor.core.context import CommandResult
 from mab_doctor.core.model import Status
 from mab_doctor.engines.buildx import parse_ls_json, parse_ls_table, platform_names
 
-LS_JSON = (DOCKER, "buildx", "ls", "--format", "json")
-LS = (DOCKER, "buildx", "ls")
+# The CLI runs `docker buildx ls` as `<plugin> buildx ls`; the doctor starts the plugin the same way.
+PLUGIN = "/usr/libexec/docker/cli-plugins/docker-buildx"
+LS_JSON = (PLUGIN, "buildx", "ls", "--format", "json")
+LS = (PLUGIN, "buildx", "ls")
 
 # docs.docker.com/reference/cli/docker/buildx/ls (buildx v0.13+ tree layout), verbatim.
 TREE_DOC = r"""NAME/NODE           DRIVER/ENDPOINT                   STATUS    BUILDKIT   PLATFORMS
@@ -77,8 +79,9 @@ def test_json_lines_are_deduplicated():
 
 
 def _host(make_host, base_host, ls_table, ls_json=None, *, targets="linux/amd64,linux/arm64", info=None,
-          version_file=None, env=None):
-    tree = {**base_host, DOCKER: "#!/bin/sh\n", "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64")}
+          version_file=None, env=None, store=None):
+    tree = {**base_host, DOCKER: "#!/bin/sh\n", "/usr/libexec/docker/cli-plugins/docker-buildx": build_elf("x86_64"),
+            **(store or {})}
     version = docker_data(version_file or "version-28-client-20.10-server.json")
     cmds = {VERSION: CommandResult(VERSION, 1 if version_file else 0, version,
                                    docker_data("version-down.stderr") if version_file else ""),
@@ -144,19 +147,31 @@ def test_containerd_image_store_has_no_driver_warning(host):
     assert None not in by_target(buildx_builder(host(table, info=json.dumps(info))))
 
 
-def test_json_format_is_used_when_supported_and_the_table_marks_the_current(host):
-    table = run_output("v0.14.0", "buildx", "ls", current="multi")
+def test_json_format_is_used_when_supported_and_buildx_folder_marks_the_current(host):
     ls_json = run_output("v0.14.0", "buildx", "ls", "--format", "json")
-    ctx = host(table, ls_json)
+    ctx = host("", ls_json, store=store_files("multi"))
     res = by_target(buildx_builder(ctx))
-    # Every target is some node's configured platform (the table's `*`, which JSON lacks): those nodes.
+    # Every target is some node's configured platform (saved at `buildx create --platform`; JSON lacks the
+    # mark): those nodes.
     assert res["linux/arm64"].data == {"builder": "multi", "driver": "docker-container", "node": "multi1",
                                        "how": "native"}
-    assert "read `docker buildx ls --format json`" in res["linux/arm64"].details
-    three = by_target(buildx_builder(host(table, ls_json, targets="linux/amd64,linux/arm64,linux/arm/v7")))
+    assert "read `docker buildx ls --format json` and buildx's own folder" in res["linux/arm64"].details
+    three = by_target(buildx_builder(host("", ls_json, targets="linux/amd64,linux/arm64,linux/arm/v7",
+                                          store=store_files("multi"))))
     # linux/arm/v7 is configured nowhere: buildx takes the first node listing each target.
     assert three["linux/arm64"].data["node"] == "multi0" and three["linux/arm64"].data["how"] == "emulated"
-    assert [c[0] for c in ctx.runner.calls][-2:] == [LS_JSON, LS]
+    assert [c[0] for c in ctx.runner.calls if c[0][1] == "buildx"] == [LS_JSON]  # one plugin start, no table
+
+
+def test_a_store_buildx_cannot_read_sends_the_doctor_to_the_table(host):
+    ls_json = run_output("v0.14.0", "buildx", "ls", "--format", "json")
+    table = run_output("v0.14.0", "buildx", "ls", current="multi")
+    ctx = host(table, ls_json, store={"/root/.docker/buildx/current": "{not json"})
+    res = by_target(buildx_builder(ctx))
+    assert res["linux/arm64"].data["node"] == "multi1" and res["linux/arm64"].data["builder"] == "multi"
+    assert res["linux/arm64"].details[0] == ("/root/.docker/buildx/current is not JSON; the current builder is "
+                                             "read from the `docker buildx ls` table")
+    assert [c[0] for c in ctx.runner.calls if c[0][1] == "buildx"] == [LS_JSON, LS]
 
 
 def test_stopped_node_lists_no_platforms(host):
@@ -185,14 +200,21 @@ def test_unreachable_docker_host_is_said_in_words(host):
     assert "unset DOCKER_HOST" in res.remediation and "Start" not in res.remediation
 
 
+def test_the_plugin_is_started_as_the_cli_starts_it(host):
+    ctx = host("", run_output("v0.14.0", "buildx", "ls", "--format", "json"))
+    buildx_builder(ctx)
+    (env,) = [e for c, e in zip(ctx.runner.calls, ctx.runner.envs) if c[0] == LS_JSON]
+    # `<plugin> buildx ls` with the CLI's path beside it: the plugin's own sign that the CLI started it
+    assert env["DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"] == DOCKER and env["HOME"] == "/root"
+
+
 def test_hung_ls_costs_one_timeout(host):
     ctx = host("")
     ctx.runner.commands[LS_JSON] = CommandResult(LS_JSON, None, timed_out=True, timeout=10)
     (res,) = buildx_builder(ctx)
     assert res.status is Status.FAIL and "timed out after 10s" in res.summary and res.remediation
-    # The table is asked alongside the JSON (never after it), so a hang costs one timeout, not two.
-    calls = [c[0] for c in ctx.runner.calls]
-    assert calls.count(LS_JSON) == 1 and calls.index(LS_JSON) < calls.index(LS)
+    # A node that does not answer stops the listing: the table would hang the same way, so it is not asked.
+    assert [c[0] for c in ctx.runner.calls if c[0][1] == "buildx"] == [LS_JSON]
 
 
 def node(name, *platforms, status="running", endpoint=None):
@@ -216,6 +238,7 @@ def judged(host, *lines, targets="linux/amd64,linux/arm64", table=None):
     return ctx, buildx_builder(ctx)
 
 
+READ_JSON = "read `docker buildx ls --format json` and buildx's own folder"
 NO_CURRENT_REMEDY = "Run `docker buildx ls`; select a builder with `docker buildx use NAME`."
 
 
@@ -224,7 +247,7 @@ def test_json_alone_decides_and_the_details_describe_the_builder(host):
                                       node("b1", status="", endpoint="tcp://x:1"), driver="", err="boot failed"))
     res = by_target(results)
     assert list(res["linux/amd64"].details) == [
-        "read `docker buildx ls --format json`", "current builder b (driver unknown): error boot failed",
+        READ_JSON, "current builder b (driver unknown): error boot failed",
         "node b0 (ssh://b0, running): linux/amd64*, linux/arm64", "node b1 (tcp://x:1, status unknown): -"]
     assert res["linux/amd64"].summary == "node b0 of b (native)" and res["linux/arm64"].summary == "node b0 of b (emulated)"
     assert None not in res  # an unknown driver is not the docker driver
@@ -301,7 +324,7 @@ def test_no_current_and_no_default_fails(host):
     _, results = judged(host, builder("other", node("o0", "linux/arm64"), current=False))
     (res,) = results
     assert res.status is Status.FAIL and res.summary == "`docker buildx ls` gave no current builder"
-    assert res.remediation == NO_CURRENT_REMEDY and list(res.details) == ["read `docker buildx ls --format json`"]
+    assert res.remediation == NO_CURRENT_REMEDY and list(res.details) == [READ_JSON]
 
 
 def test_unreadable_json_falls_back_to_the_table(host):
@@ -316,9 +339,8 @@ def test_neither_form_understood_fails_with_the_table_last_line(host):
     ctx = host("oops, no table\n")
     (res,) = buildx_builder(ctx)
     assert res.status is Status.FAIL and res.summary == "`docker buildx ls` gave no current builder: oops, no table"
-    assert list(res.details) == ["`docker buildx ls` table not understood: no NAME/NODE header",
-                                 "`docker buildx ls --format json` is not supported by this buildx (before v0.13); "
-                                 "using the table"]
+    assert list(res.details) == ["`docker buildx ls --format json` is not supported by this buildx (before v0.13); "
+                                 "using the table", "`docker buildx ls` table not understood: no NAME/NODE header"]
     assert res.remediation == NO_CURRENT_REMEDY
 
 
@@ -372,7 +394,7 @@ def test_a_builder_without_nodes_lists_nothing_and_is_not_multi_node(host):
     _, results = judged(host, builder("empty"), targets="linux/amd64")
     (res,) = results
     assert res.status is Status.FAIL and res.summary == "no node of builder empty lists linux/amd64"
-    assert list(res.details) == ["read `docker buildx ls --format json`",
+    assert list(res.details) == [READ_JSON,
                                  "current builder empty (driver docker-container)"]
 
 

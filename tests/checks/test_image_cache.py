@@ -398,3 +398,60 @@ def test_podman_images_keep_the_podman_reason_with_the_containerd_store(host):
             **ok((PODMAN, "image", "inspect", ARM64_ID), json.dumps([doc(ARM64_ID, "arm64")]))}
     res = image_cache(host(cmds, podman=True, info=json.dumps(info)))
     assert res.remediation.startswith("Podman 4.3 likewise uses the stored image")
+
+
+API_ID = "a536eb9fbe39d7aa9c6c4e7ddf2cd96b6c9ed5e0b954ef8802a967a1a2ad833e"
+
+
+def engine_api(answers):
+    """A stand-in for the daemon's socket: path -> (status, body); records what was asked."""
+    from mab_doctor.core.unixhttp import HttpAnswer
+
+    asked = []
+
+    def request(sock, method, path, *, timeout):
+        asked.append((sock, method, path))
+        status, body = answers.get(path, (404, b'{"message":"page not found"}'))
+        return HttpAnswer(f"{method} {path}", status, body)
+    return request, asked
+
+
+def test_docker_images_are_read_over_the_engine_api_without_the_cli(host):
+    ctx = host({})  # neither `docker image ls` nor `inspect` is known to the runner: running one fails the test
+    ctx.requester, asked = engine_api({
+        "/images/json": (200, (CAPTURED / "docker-api-images.json").read_bytes()),
+        f"/images/sha256:{API_ID}/json": (200, (CAPTURED / "docker-api-image-inspect.json").read_bytes())})
+    res = image_cache(ctx)
+    assert res.status is Status.WARN
+    assert res.summary == ("2 of 2 local images are not linux/amd64: mabtest/api:arm64 (linux/arm64), "
+                           "mabtest/api:second (linux/arm64)")
+    assert [dict(f)["id"] for f in res.data["foreign"]] == ["a536eb9fbe39", "a536eb9fbe39"]
+    # one listing, one inspect per image (not per tag), nothing else
+    assert [a[2] for a in asked if a[2] != "/info"] == ["/images/json", f"/images/sha256:{API_ID}/json"]
+    assert all(c[0][1:3] != ("image", "ls") for c in ctx.runner.calls)
+
+
+def test_an_api_that_does_not_list_sends_the_doctor_to_the_cli(docker_up):
+    ctx = docker_up()
+    ctx.requester, asked = engine_api({"/images/json": (500, b'{"message":"boom"}')})
+    res = image_cache(ctx)
+    assert res.data["checked"] == 4 and LS in [c[0] for c in ctx.runner.calls]
+    assert ("/var/run/docker.sock", "GET", "/images/json") in asked
+
+
+def test_an_image_the_api_cannot_inspect_is_said(host):
+    ctx = host({})
+    ctx.requester, _ = engine_api({"/images/json": (200, (CAPTURED / "docker-api-images.json").read_bytes())})
+    res = image_cache(ctx)
+    assert res.status is Status.WARN and res.summary == "could not inspect every local image (2 checked)"
+    assert (f"docker: inspect answered for 0 of 1 images (`GET /images/sha256:{API_ID}/json`: HTTP 404)"
+            in res.details)
+
+
+def test_odd_api_listings_are_values(host):
+    ctx = host({})
+    ctx.requester, asked = engine_api({"/images/json": (200, b'[5, {"Id": "../../etc", "RepoTags": ["x:y"]}, '
+                                                             b'{"Id": "sha256:abc", "RepoTags": null}]')})
+    res = image_cache(ctx)
+    assert res.status is Status.OK and res.summary == "no local tagged images"
+    assert [a[2] for a in asked if a[2] != "/info"] == ["/images/json"]

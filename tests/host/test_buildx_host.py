@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from make_plugin import write_plugin
+from make_plugin import store_files, write_plugin
 from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS
 
 ARGS = ["buildx", "buildx-builder", "build-path", "--format", "json", "--no-plugins", "--platform",
@@ -72,6 +72,10 @@ def doctor() -> tuple[int, dict]:
 def test_real_cli_runs_the_fixture_and_the_doctor_agrees(docker_config):
     new = write_plugin(docker_config / "new", "v0.13.1", current="multi")
     set_extra_dirs(docker_config, new.parent)
+    # What the real buildx would have saved after `docker buildx create --name multi ... --use`.
+    for path, text in store_files("multi", folder=str(docker_config / "config" / "buildx")).items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
     version = docker("buildx", "version")
     assert version.returncode == 0 and "github.com/docker/buildx v0.13.1" in version.stdout, version.stderr
     listed = docker("buildx", "ls")
@@ -85,7 +89,7 @@ def test_real_cli_runs_the_fixture_and_the_doctor_agrees(docker_config):
     assert amd64["status"] == "ok" and amd64["data"] == {"builder": "multi", "driver": "docker-container",
                                                          "node": "multi0", "how": "native"}
     assert arm64["status"] == "ok" and arm64["data"]["node"] == "multi1"
-    assert "read `docker buildx ls --format json`" in arm64["details"]
+    assert "read `docker buildx ls --format json` and buildx's own folder" in arm64["details"]
     assert code == 0
 
 

@@ -46,6 +46,12 @@ def test_foreign_docker_and_podman_images_are_flagged(tmp_path, capsys, monkeypa
         sh("podman", "build", "--platform", "linux/arm64", "-t", pod, context(tmp_path, "podman", busybox_arm64))
         code = main(["image-cache", "podman", "--format", "json", "--no-plugins"])
         report = json.loads(capsys.readouterr().out)
+        # The same daemon through a context of its own: the doctor then asks the CLI, not the API.
+        sh("docker", "context", "create", "same-daemon", "--docker", f"host=unix://{dockerd}")
+        monkeypatch.delenv("DOCKER_HOST")
+        monkeypatch.setenv("DOCKER_CONTEXT", "same-daemon")
+        main(["image-cache", "--format", "json", "--no-plugins"])
+        via_cli = json.loads(capsys.readouterr().out)
     finally:
         subprocess.run(["/usr/bin/docker", "image", "rm", "-f", arm64, armv7], capture_output=True, timeout=60)
         subprocess.run(["podman", "rmi", "-f", pod], capture_output=True, timeout=60)
@@ -64,6 +70,9 @@ def test_foreign_docker_and_podman_images_are_flagged(tmp_path, capsys, monkeypa
         assert f"`docker pull --platform {host} {arm64}`" in cache["remediation"]
         assert f"`docker image rm {armv7}`" in cache["remediation"]
         assert f"`podman rmi {pod}`" in cache["remediation"]
+    (cli_cache,) = [r for r in via_cli["results"] if r["name"] == "image-cache"]
+    docker_rows = lambda row: sorted(tuple(f.items()) for f in row["data"]["foreign"] if f["engine"] == "docker")  # noqa: E731
+    assert docker_rows(cli_cache) == docker_rows(cache) and len(docker_rows(cache)) >= 2  # API and CLI agree
     pm = res["podman"]
     assert pm["status"] in ("ok", "warn"), pm
     assert pm["data"]["versions"]["podman"] and pm["data"]["versions"]["buildah"]

@@ -138,3 +138,29 @@ def run_output(version: str, *args: str, current: str | None = None, builders: l
         env = {k: v for k, v in os.environ.items() if k != "MAB_FAKE_BUILDX_CURRENT"}
         proc = subprocess.run([str(path), *args], capture_output=True, text=True, env=env, timeout=30)
         return proc.stdout if proc.returncode == 0 else proc.stderr
+
+
+DEFAULT_KEY = "unix:///var/run/docker.sock"  # buildx's key for the default context without DOCKER_HOST
+
+
+def _oci(platform: str) -> dict:
+    parts = platform.rstrip("*").split("/")
+    return {"architecture": parts[1], "os": parts[0], **({"variant": parts[2]} if len(parts) > 2 else {})}
+
+
+def store_files(current: str | None = None, builders: list | None = None, *, key: str = DEFAULT_KEY,
+                folder: str = "/root/.docker/buildx", global_: bool = False) -> dict[str, str]:
+    """The files buildx v0.13 keeps in its folder for ``builders`` (their `*` platforms saved as created
+    with `--platform`, as OCI objects) with ``current`` chosen by `docker buildx use` (a fixture tree's
+    {path: text}); the docker-driver builders are the daemon's own and have no file."""
+    files = {f"{folder}/current": json.dumps({"Key": key, "Name": current or "", "Global": global_},
+                                             separators=(",", ":"))}
+    for b in DEFAULT_BUILDERS if builders is None else builders:
+        if b["driver"] == "docker":
+            continue
+        nodes = [{"Name": n["name"], "Endpoint": n["endpoint"],
+                  "Platforms": [_oci(p) for p in n["platforms"] if p.endswith("*")] or None,
+                  "DriverOpts": None, "Flags": None, "Files": None} for n in b["nodes"]]
+        files[f"{folder}/instances/{b['name'].lower()}"] = json.dumps(
+            {"Name": b["name"], "Driver": b["driver"], "Nodes": nodes, "Dynamic": False}, separators=(",", ":"))
+    return files
