@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from mab_doctor.core.facts import Fact
 from mab_doctor.engines.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table,
                                       platform_names, plugin_dirs)
-from mab_doctor.engines.docker import PLUGIN_PARENT
 from mab_doctor.engines.buildxstore import BuildxStore, StoreUnreadable, read_store
+from mab_doctor.engines.docker import PLUGIN_PARENT
 from mab_doctor.host.hostinfo import host_facts, is_native
 from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
 

@@ -62,10 +62,11 @@ def _docker_api(ctx: "Context", sock: str) -> Listed | None:
         named += [(tag, found.group(2)) for tag in tags if isinstance(tag, str) and NONE not in tag]
     ids = list(dict.fromkeys(i for _, i in named))
     answers = ctx.map(lambda id_: ctx.request(sock, "GET", f"/images/sha256:{id_}/json"), ids)
-    docs = {id_: a.json() if a.ok and isinstance(a.json(), dict) else None for id_, a in zip(ids, answers)}
-    problems = [f"docker: inspect answered for {sum(d is not None for d in docs.values())} of {len(ids)} images "
-                f"({next(a.describe() for a in answers if not a.ok or not isinstance(a.json(), dict))})"
-                ] if None in docs.values() else []
+    bodies = [a.json() if a.ok else None for a in answers]  # each body parsed once
+    docs = {id_: body if isinstance(body, dict) else None for id_, body in zip(ids, bodies)}
+    failed = [a for a, body in zip(answers, bodies) if not isinstance(body, dict)]
+    problems = [f"docker: inspect answered for {len(ids) - len(failed)} of {len(ids)} images "
+                f"({failed[0].describe()})"] if failed else []
     return Listed(tuple(named), docs, tuple(problems))
 
 
