@@ -18,9 +18,10 @@ AGAIN = " (a builder keeps the platform list it saw at boot: `docker buildx rm {
 
 @check(name="buildx-builder", title="buildx builder", category="docker", per_target=True, requires=("buildx",))
 def buildx_builder(ctx: Context) -> list[Result]:
-    """What it checks: `docker buildx ls` (JSON on buildx v0.13+, with the current builder and each
-    node's created-with platforms read from buildx's own folder as buildx reads them; else the table):
-    the current builder, its driver and nodes, and for every target which node lists it and whether that node
+    """What it checks: the builders `docker buildx ls` lists (when only the default docker-driver builder
+    can exist, its node read from the daemon's BuildKit as buildx asks it, without starting buildx; else
+    `buildx ls`, JSON on v0.13+, else the table; the current builder and each node's created-with
+    platforms read from buildx's own folder as buildx reads them): the current builder, its driver and nodes, and for every target which node lists it and whether that node
     runs it natively or through QEMU, on the node buildx itself picks (the first node whose configured
     `*` platforms hold every target, else the first node listing each). Whether the builder can build
     the targets in one invocation is build-path's question.

@@ -9,6 +9,7 @@ from mab_doctor.api import CommandResult, Context, Result, check
 from mab_doctor.core.jsonout import json_documents
 from mab_doctor.host.hostinfo import host_facts
 from mab_doctor.host.matrix import requirement, version_lt
+from mab_doctor.host.packages import version_from
 
 EMULATION = ("Podman and Buildah have no built-in emulators: foreign RUN steps need the same host "
              "binfmt_misc handlers with static QEMU as Docker (see binfmt-handlers)")
@@ -53,13 +54,14 @@ def _too_old(version: str | None, minimum: str) -> bool:
 
 @check(name="podman", title="Podman and Buildah", category="podman")
 def podman(ctx: Context) -> Result:
-    """What it checks: whether Podman and Buildah are installed and their versions (`podman version
-    --format json`, `buildah version --json`, `--version` as fallback); the Buildah that Podman
-    builds with (`podman info`, run with -v or when this check is named: it initialises the
-    storage, 0.2-0.4 s) and the Buildah CLI against the matrix minimum for multi-value `--platform`
-    with `--manifest` (Buildah 1.23); the Podman minimum (3.4, not confirmed from a release: the
-    matrix marks it unverified); rootless mode and Podman's architecture (`podman info`, else the
-    user running it and `podman version`'s OsArch) against the host platform.
+    """What it checks: whether Podman and Buildah are installed and their versions (the dpkg database when
+    the file on PATH is unchanged since its package installed it, else `podman version --format json`,
+    `buildah version --json`, `--version` as fallback); the Buildah that Podman builds with (`podman
+    info`, run with -v or when this check is named: it initialises the storage, 0.2-0.4 s) and the
+    Buildah CLI against the matrix minimum for multi-value `--platform` with `--manifest` (Buildah
+    1.23); the Podman minimum (3.4, not confirmed from a release: the matrix marks it unverified);
+    rootless mode and Podman's architecture (`podman info`, else the user running it and the package's
+    architecture or `podman version`'s OsArch) against the host platform.
 
     Why it matters: older Buildah cannot build a multi-platform manifest in one command; a Podman
     built for another architecture pulls and builds that architecture by default; a broken
@@ -75,35 +77,38 @@ def podman(ctx: Context) -> Result:
         return Result.skip("Podman not installed (optional)", data={"versions": {}, "rootless": None, "arch": None})
     versions: dict[str, str | None] = {}
     details: list[str] = []
-    info: dict | None = None
-    info_error = None
-    # `podman info` initialises the storage (0.2-0.4 s): only when details are asked for (-v, or this
-    # check named); the version answer gives the architecture, and rootless is who runs Podman.
+    # `podman info` initialises the storage (0.2-0.4 s): only when details are asked for (-v, or this check named);
+    # the version answer gives the architecture, and rootless is who runs Podman. That answer is dpkg's record when
+    # it vouches for the file on PATH (two Go processes, ~40 ms of CPU, spared), else the commands'.
     client: dict = {}  # `podman version`'s Client object: Version, and OsArch ("linux/amd64")
-    asks = [lambda: _version(ctx, podman_bin, ("version", "--format", "json"),
-                             lambda d: client.update(_dict(d.get("Client"))) or client.get("Version"))
+    asks = [lambda: version_from(ctx, podman_bin, "podman", lambda: _version(
+                ctx, podman_bin, ("version", "--format", "json"),
+                lambda d: client.update(_dict(d.get("Client"))) or client.get("Version")), arch=True)
             if podman_bin else None,
             lambda: ctx.run(podman_bin, "info", "--format", "json") if podman_bin and ctx.thorough else None,
-            lambda: _version(ctx, buildah_bin, ("version", "--json"), lambda d: d.get("version"))
-            if buildah_bin else None]
+            lambda: version_from(ctx, buildah_bin, "buildah", lambda: _version(
+                ctx, buildah_bin, ("version", "--json"), lambda d: d.get("version"))) if buildah_bin else None]
     podman_said, res, buildah_said = ctx.map(lambda ask: ask(), asks)
     if podman_said:
-        versions["podman"], said = podman_said
-        details.append(said)
-        info = _json(res) if res is not None else None
-        if res is not None and info is None and not res.refused:
-            info_error = res.explain() if res.stderr.strip() else f"{res.describe()}, no JSON"
+        versions["podman"], said, pkg = podman_said
+        details += said
+        if pkg:  # as `podman version` would say: its OsArch is Go's GOOS/GOARCH
+            client.update(Version=pkg.upstream, OsArch=f"linux/{pkg.goarch}")
+    info, info_error = _json(res) if res is not None else None, None
+    if res is not None and info is None and not res.refused:
+        info_error = res.explain() if res.stderr.strip() else f"{res.describe()}, no JSON"
     if buildah_said:
-        versions["buildah"], said = buildah_said
-        details.append(said)
+        versions["buildah"], said, _ = buildah_said
+        details += said
     host = _dict(_dict(info).get("host"))
     versions["podman_buildah"] = _word(host.get("buildahVersion"))
     rootless = _dict(host.get("security")).get("rootless")
     rootless = rootless if isinstance(rootless, bool) else None
     arch = _word(host.get("arch"))
-    if res is None and client.get("Version"):  # not asked, but Podman answered: it runs here, as this user
+    if res is None and client.get("Version"):  # not asked, but Podman is known: it runs here, as this user
         os_arch = _word(client.get("OsArch")) or ""
-        arch, rootless = os_arch.partition("/")[2] or None, os.geteuid() != 0
+        here = ctx.is_live or not podman_said[2]  # a package read under a foreign --root: who runs it is unknown
+        arch, rootless = os_arch.partition("/")[2] or None, os.geteuid() != 0 if here else None
         details.append("`podman info` not run (it initialises the storage): `mab-doctor podman` or -v runs it")
     data = {"versions": versions, "rootless": rootless, "arch": arch}
     if not any(versions.values()) and not info:
@@ -125,9 +130,8 @@ def podman(ctx: Context) -> Result:
     labels = (("buildah", "buildah"), ("podman_buildah", "Podman's buildah"))
     old = [f"{label} {versions[name]}" for name, label in labels if _too_old(versions.get(name), b_req.minimum)]
     if old:
-        return Result.warn(f"{' and '.join(old)} older than "
-                           f"{b_req.minimum}: no multi-value --platform with --manifest", **say,
-                           remediation=b_req.remediation + f" ({b_req.source})")
+        return Result.warn(f"{' and '.join(old)} older than {b_req.minimum}: no multi-value --platform with --manifest",
+                           **say, remediation=b_req.remediation + f" ({b_req.source})")
     platform = host_facts(ctx).platform
     if arch and platform and arch != platform.goarch:
         return Result.warn(f"Podman is a linux/{arch} build on a {platform.oci} host: it pulls and builds "

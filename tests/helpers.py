@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pytest
 
@@ -43,6 +45,26 @@ class FakeRunner:
         if argv not in self.commands:
             pytest.fail(f"unexpected command: {' '.join(argv)}")
         return self.commands[argv]
+
+
+def one_connection_server(path: Path, handle: Callable[[socket.socket], None]) -> threading.Thread:
+    """A unix-socket server on ``path`` (a daemon thread, already started) that accepts one connection, gives
+    it to ``handle`` and closes it; an OSError inside (a client that gave up) ends it quietly."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def run() -> None:
+        conn, _ = server.accept()
+        try:
+            handle(conn)
+        except OSError:
+            pass
+        conn.close()
+        server.close()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 def make_context(root: Path, *, targets: str = "linux/amd64,linux/arm64,linux/arm/v7",

@@ -18,7 +18,8 @@ from fakes.binfmt_parse import KernelEntry, parse_register
 from mab_doctor.core.jsonout import json_documents
 from mab_doctor.emulation.binfmt import Entry, EntryError, parse_entry, parse_register_line
 from mab_doctor.engines.buildx import parse_ls_json, parse_ls_table, validate_metadata
-from mab_doctor.host.hostinfo import arm_cpu_variant, cpuinfo_field, dpkg_architecture, dpkg_package
+from mab_doctor.host.hostinfo import arm_cpu_variant, cpuinfo_field
+from mab_doctor.host.packages import installed_fields, paragraphs
 from mab_doctor.host.matrix import parse_version, version_lt
 from mab_doctor.host.platforms import PlatformError, parse_platform, parse_platform_list
 
@@ -178,10 +179,11 @@ def test_cpuinfo_never_breaks_the_variant_rule(pairs, machine, goarch):
 @FUZZ
 @given(ANY_TEXT, st.sampled_from(["dpkg", "qemu-user-static", "docker.io"]))
 def test_dpkg_status_text_never_breaks(text, package):
-    stanza = dpkg_package(text, package)
-    assert isinstance(stanza, dict)
-    arch = dpkg_architecture(text)
-    assert arch is None or isinstance(arch, str)
+    status = text.encode("utf-8", "surrogateescape")
+    found = paragraphs(status, package)
+    assert isinstance(found, list) and all(isinstance(f, dict) for f in found)
+    stanza = installed_fields(status, package)
+    assert stanza == {} or (stanza in found and stanza["Status"] in ("install ok installed", "hold ok installed"))
 
 
 @FUZZ

@@ -47,6 +47,26 @@ def test_bad_return_values_are_errors(tmp_path):
     assert "expected Result" in out[1].result.summary
 
 
+def test_a_quick_checks_dependent_does_not_wait_for_a_slow_check_listed_before_it(tmp_path):
+    from helpers import make_context
+
+    child_started, slow_may_end = threading.Event(), threading.Event()
+
+    def slow(ctx):
+        # Ends only once the child of the quick check has started (or after 5 s, which fails the test).
+        return Result.ok("slow") if slow_may_end.wait(5) else Result.fail("child never started", remediation="x")
+
+    def child(ctx):
+        child_started.set()
+        slow_may_end.set()
+        return Result.ok("child")
+    checks = [mk("a-slow", slow), mk("b-quick", lambda c: Result.ok("quick")),
+              mk("c-child", child, requires=("b-quick",))]
+    out = {o.check.name: o.result for o in run_checks(checks, make_context(tmp_path), jobs=4)}
+    assert [out[n].summary for n in ("a-slow", "b-quick", "c-child")] == ["slow", "quick", "child"]
+    assert child_started.is_set()
+
+
 def test_order_is_topological_then_display_order():
     checks = [mk("z", None, requires=("y",)), mk("a", None), mk("y", None)]
     assert [c.name for c in order(checks)] == ["a", "y", "z"]

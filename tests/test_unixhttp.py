@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 from mab_doctor.core.context import Context
 from mab_doctor.core.unixhttp import unix_request
 
+from helpers import one_connection_server
+
 
 def serve(path, reply: bytes | None):
     """A one-connection server on ``path`` that sends ``reply`` (None: accepts and never answers)."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-
-    def run():
-        conn, _ = server.accept()
+    def handle(conn):
         conn.recv(65536)
         if reply is None:
             time.sleep(3)
         else:
             conn.sendall(reply)
-        conn.close()
-        server.close()
-    threading.Thread(target=run, daemon=True).start()
+    one_connection_server(path, handle)
 
 
 def test_an_answer_is_read_with_its_status_and_json(tmp_path):

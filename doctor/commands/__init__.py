@@ -7,11 +7,12 @@ named after all come from it.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Callable
 
+from mab_doctor.core.record import record
 
-@dataclass(frozen=True)
+
+@record
 class Command:
     """A command: its word, what it does, its operands and the option groups it accepts."""
 

@@ -184,10 +184,10 @@ def build_parser(command: Command = RUN) -> argparse.ArgumentParser:
 @functools.cache
 def value_options() -> frozenset[str]:
     """Every option string that takes a value, read off the option groups themselves (once)."""
-    found: set[str] = set()
+    # One probe parser for every group (a parser costs more to make than its options): "resolve" lets an
+    # option that two groups share be added twice.
+    probe = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
     for group in GROUPS.values():
-        probe = argparse.ArgumentParser(add_help=False)
         group(probe)
-        found |= {s for a in probe._actions if a.nargs != 0 for s in a.option_strings}
-    return frozenset(found)
+    return frozenset(s for a in probe._actions if a.nargs != 0 for s in a.option_strings)
 

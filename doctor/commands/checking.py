@@ -85,6 +85,7 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
     except BaseException:  # an unknown check name: its workers must not outlive the usage error
         pool.close()
         raise
+    _prefetch_renderers(opts)
     start = time.monotonic()
     stream = run_checks(checks, ctx, problems=problems, jobs=opts.jobs, pool=pool)
     if not spinner:
@@ -104,28 +105,58 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
     return outcomes, ctx, time.monotonic() - start
 
 
+def _prefetch_renderers(opts: Options) -> None:
+    """Import the report's renderers on a thread while the checks run: the run spends that time waiting on
+    processes and sockets, and the text renderer's rich costs a fifth of a run to import."""
+    import threading
+
+    from mab_doctor.report.formats import RENDERER_MODULES
+
+    modules = [RENDERER_MODULES[s.format] for s in opts.sinks if s.format in RENDERER_MODULES]
+
+    def load() -> None:
+        import importlib
+
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - rendering imports it again and reports the failure there
+                pass
+    if modules:
+        threading.Thread(target=load, name="renderers", daemon=True).start()
+
+
 def _warm(ctx, pool) -> None:
-    """Start, on the run's pool, the facts a full run waits longest for: Docker's answers, the buildx
-    builders and the plugin's metadata (a plugin start and a daemon round trip each); the checks that need
-    them find them computed or in progress (a fact is computed once: later askers wait for it)."""
-    from mab_doctor.engines.builders import list_builders
-    from mab_doctor.engines.buildx import find_candidates, plugin_dirs, plugin_metadata
+    """Start, on the run's pool, the facts a full run waits longest for: Docker's answers, the plugin's
+    metadata, the buildx builders and Podman's images (a program start or a daemon round trip each); the
+    checks that need them find them computed or in progress (a fact is computed once: later askers wait).
+    Each starts as soon as its module is imported, before the next one is."""
+    def start(fact) -> None:
+        def quietly() -> None:
+            try:
+                fact()
+            except Exception:  # noqa: BLE001 - the check that asks again gets the error itself
+                pass
+        pool.submit(quietly)
+    ctx.lend(pool)  # what they wait on in turn goes side by side too
     from mab_doctor.engines.docker import docker_binary, docker_facts
 
-    def quietly(fact) -> None:
-        try:
-            fact()
-        except Exception:  # noqa: BLE001 - the check that asks again gets the error itself
-            pass
-    ctx.lend(pool)  # what they wait on in turn goes side by side too
+    start(lambda: docker_facts(ctx))
+    from mab_doctor.engines.buildx import find_candidates, plugin_dirs, plugin_metadata
+
     docker, plugins = docker_binary(ctx), find_candidates(ctx, plugin_dirs(ctx)[0])[0]
-    facts = [lambda: docker_facts(ctx)]
+    import os
+    if plugins and ctx.is_executable(plugins[0][1]) and not os.environ.get("NO_META"):
+        start(lambda: plugin_metadata(ctx, plugins[0][1]))
     if docker and plugins:
-        facts.append(lambda: list_builders(ctx, docker))
-    if plugins and ctx.is_executable(plugins[0][1]):
-        facts.append(lambda: plugin_metadata(ctx, plugins[0][1]))
-    for fact in facts:
-        pool.submit(quietly, fact)
+        from mab_doctor.engines.builders import list_builders
+
+        start(lambda: list_builders(ctx, docker))
+    podman = ctx.which("podman")
+    if podman:
+        from mab_doctor.engines.localimages import podman_images
+
+        start(lambda: podman_images(ctx, podman))
 
 
 def wants_spinner(opts: Options) -> bool:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from dataclasses import dataclass
 
 from mab_doctor.checks import BUILTIN
 from mab_doctor.commands import COMMANDS, RUN, Command
 from mab_doctor.commands.arguments import PROG, build_parser, value_options
 from mab_doctor.commands.options import Options, UsageError, shown
 from mab_doctor.commands.output import emit
+from mab_doctor.core.record import record
 from mab_doctor.host.platforms import PLATFORMS
 
 # What an operand is, by the metavar its parser gives it; any other operand is a file or folder.
@@ -19,7 +19,7 @@ OPERAND_KINDS = {"NAME": "checks", "COMMAND": "commands", "SHELL": "shells"}
 VALUE_KINDS = {"LIST": "platforms", "DIR": "dirs", "PATH": "dirs", "FILE": "files"}
 
 
-@dataclass(frozen=True)
+@record
 class Opt:
     """One option as completion sees it."""
 
@@ -29,7 +29,7 @@ class Opt:
     choices: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """What one command completes: its options and its operands."""
 

@@ -10,13 +10,13 @@ import re
 import shlex
 import stat
 import sys
-from dataclasses import dataclass
 from typing import Mapping
 
 import mab_doctor
 from mab_doctor.commands.options import Options, UsageError
 from mab_doctor.core.context import Context
 from mab_doctor.core.files import write_atomically
+from mab_doctor.core.record import record
 from mab_doctor.engines.buildx import SYSTEM_PLUGIN_DIRS, plugin_dirs, validate_metadata
 from mab_doctor.engines.docker import config_dir
 
@@ -86,7 +86,7 @@ exec "$python" @FLAGS@ -m mab_doctor "$@"
 """
 
 
-@dataclass(frozen=True)
+@record
 class Done:
     """What one install or uninstall did: its exit code and the lines to print (stdout, or stderr when failed)."""
 
@@ -128,7 +128,7 @@ def plugin_dir(scope: str, env: Mapping[str, str]) -> str:
     return os.path.abspath(f"{config_dir(Context(env=env))}/cli-plugins")
 
 
-@dataclass(frozen=True)
+@record
 class Found:
     """What sits at the plugin's path: nothing (fd None, why ""), our file (why ""), or why it is not ours."""
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
+
+from mab_doctor.core.record import record
+from mab_doctor.core.tasks import DEFAULT_JOBS
 
 MAX_TIMEOUT = 3600.0   # one external command never needs more than an hour; larger values are typos
 MIN_TIMEOUT = 0.1      # not even `docker --version` starts faster; smaller values only make every command fail
@@ -24,7 +26,7 @@ def shown(value: str) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + f"... ({len(value)} characters)"
 
 
-@dataclass(frozen=True)
+@record
 class Sink:
     """One report to produce: a format and where it goes (None: standard output)."""
 
@@ -32,7 +34,7 @@ class Sink:
     output: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Options:
     """Everything a command needs from the command line and the environment, validated."""
 
@@ -61,7 +63,7 @@ class Options:
     uninstall: bool = False               # install-docker-plugin --uninstall
     force: bool = False                   # undo --force
     deep: bool = False
-    jobs: int = 8                         # --jobs (hidden); the runner's DEFAULT_JOBS by default
+    jobs: int = DEFAULT_JOBS              # --jobs (hidden)
 
     @property
     def format(self) -> str:

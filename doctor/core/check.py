@@ -6,8 +6,10 @@ import importlib
 import inspect
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable, Union
+
+from mab_doctor.core.record import record
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -21,7 +23,7 @@ DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix")
 RunResult = Union["Result", Iterable["Result"]]
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     """A check: a stable kebab-case name plus the function that computes its results."""
 
@@ -75,7 +77,7 @@ def check(*, name: str, title: str, category: str, requires: Iterable[str] = (),
 _IMPORTING = threading.Lock()
 
 
-@dataclass(frozen=True)
+@record
 class Deferred:
     """The run() of a check known by its description alone: its module is imported when it first runs."""
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
+from mab_doctor.core.record import record
 
-@dataclass(frozen=True)
+
+@record
 class CommandResult:
     """What running a command produced; failures are values, never exceptions."""
 

@@ -14,8 +14,10 @@ from typing import Any, BinaryIO, Callable, Hashable, Iterable, Iterator, Mappin
 from mab_doctor.core.commands import (CommandResult, CommandRunner, RefusingRunner,  # noqa: F401
                                       SubprocessRunner)
 from mab_doctor.core.facts import Fact, FactStore
+from mab_doctor.core.h2grpc import GrpcAnswer, GrpcCaller, h2c_call, refusing_grpc
 from mab_doctor.core.hostfs import DEFAULT_LIMIT, DiskSpace, FileRead, Found, HostFS
 from mab_doctor.core.hostlibs import DistroInfo, private_procfs, read_distro
+from mab_doctor.core.record import record
 from mab_doctor.core.tasks import TaskPool
 from mab_doctor.core.unixhttp import HttpAnswer, Requester, refusing_request, unix_request
 
@@ -26,7 +28,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@record
 class Uname:
     """The kernel's identity: release and machine (``uname -r`` / ``uname -m``)."""
 
@@ -51,6 +53,7 @@ class Context:
     timeout: float = DEFAULT_TIMEOUT
     uname_override: Uname | None = None
     live: bool | None = None  # None: decided from the root; tests force True to "run" fake commands
+    caller: GrpcCaller | None = None  # gRPC calls over upgraded unix sockets; real only on this machine's own "/"
     _facts: FactStore = field(default_factory=FactStore, init=False, repr=False, compare=False)
     _pool: TaskPool | None = field(default=None, init=False, repr=False, compare=False)
     _fs: HostFS = field(init=False, repr=False, compare=False)
@@ -65,6 +68,8 @@ class Context:
         if self.requester is None:
             # Decided by the root, not by `live`: a test that lets fake commands "run" asks no real socket.
             self.requester = unix_request if self.root.resolve() == Path("/") else refusing_request
+        if self.caller is None:
+            self.caller = h2c_call if self.root.resolve() == Path("/") else refusing_grpc
 
     @property
     def is_live(self) -> bool:
@@ -179,6 +184,13 @@ class Context:
         """One request to an API on a unix socket (an engine's), bounded like a command."""
         assert self.requester is not None
         return self.requester(sock, method, path, timeout=self.timeout if timeout is None else timeout)
+
+    def grpc(self, sock: str, upgrade_path: str, method: str, message: bytes,
+             timeout: float | None = None) -> GrpcAnswer:
+        """One unary gRPC call over an HTTP/1.1 endpoint of a unix socket that upgrades to h2c (dockerd's
+        /grpc), bounded like a command."""
+        assert self.caller is not None
+        return self.caller(sock, upgrade_path, method, message, timeout=self.timeout if timeout is None else timeout)
 
     # ----- shared facts and workers ------------------------------------------------
     def fact(self, fact: Fact[T], *key: Hashable) -> T:

@@ -11,11 +11,12 @@ import importlib
 import os
 import re
 import sys
-from dataclasses import dataclass
 from typing import Any, Iterator
 
+from mab_doctor.core.record import record
 
-@dataclass(frozen=True)
+
+@record
 class PluginEntry:
     """One `name = module:attr` line of an entry-point group, with its distribution."""
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable, Generic, Hashable, TypeVar
+
+from mab_doctor.core.record import record
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class Fact(Generic[T]):
     """A named fact and the function that computes it: ``compute(ctx, *key) -> T``.
 

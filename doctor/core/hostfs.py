@@ -5,9 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+
+from mab_doctor.core.fsvalues import DiskSpace, FileRead, Found, kind_of, not_regular, size_words  # noqa: F401
 
 DEFAULT_LIMIT = 4 << 20      # what one read takes at most unless the caller asks for more
 MAX_SYMLINK_HOPS = 40        # the kernel's own limit for one path walk (MAXSYMLINKS)
@@ -17,71 +18,6 @@ NUL_IN_PATH = "not found (a path cannot contain a NUL byte)"
 # device never becomes our controlling terminal. Both are no-ops for the regular files we accept.
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _WALK_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_KINDS = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symlink"), (stat.S_ISFIFO, "FIFO"),
-          (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
-
-
-def kind_of(mode: int) -> str:
-    """'file', 'directory', 'FIFO', 'socket', 'character device', ... for an st_mode."""
-    return next((name for test, name in _KINDS if test(mode)), "special file")
-
-
-def size_words(n: int) -> str:
-    """4194304 -> '4 MiB', 65536 -> '64 KiB' (limits in messages)."""
-    for unit, shift in (("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift} {unit}"
-    return f"{n} bytes"
-
-
-def not_regular(path: str, kind: str) -> str:
-    """The reason a non-regular file is not read."""
-    return f"{path}: {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not a regular file: not read"
-
-
-@dataclass(frozen=True)
-class Found:
-    """What a host path names, symlinks resolved: where it is here, and what kind of file it is."""
-
-    path: str                 # the absolute path asked about, as the inspected host names it
-    kind: str                 # file | directory | FIFO | socket | ... | missing | dangling symlink | error
-    real: Path | None = None  # where it is on this machine (None when resolution failed)
-    inside: str | None = None  # the resolved path as the inspected host names it
-    mode: int = 0
-    size: int = 0
-    device: int = 0
-    reason: str | None = None  # why it is missing or unusable
-
-    @property
-    def exists(self) -> bool:
-        """Something is there (a dangling symlink or a symlink loop counts, like os.path.lexists)."""
-        return self.kind != "missing"
-
-    @property
-    def executable(self) -> bool:
-        """A regular file with an execute bit."""
-        return self.kind == "file" and bool(self.mode & 0o111)
-
-
-@dataclass(frozen=True)
-class FileRead:
-    """The bytes of one host file, or why there are none; ``truncated`` when only the first
-    ``limit`` bytes were taken (``reason`` then says so)."""
-
-    path: str
-    data: bytes | None
-    reason: str | None = None
-    truncated: bool = False
-
-
-@dataclass(frozen=True)
-class DiskSpace:
-    """Free and total bytes of the filesystem holding a path, and which filesystem that was."""
-
-    total: int
-    free: int
-    measured_at: str    # the path measured, as the inspected host names it
-    mount_point: str    # where that filesystem is mounted on this machine
 
 
 class HostFS:
@@ -108,7 +44,7 @@ class HostFS:
             return Found(path, kind, None, None, reason=f"{path}: {why}")
         assert st is not None
         return Found(path, kind_of(st.st_mode), self.root.joinpath(*parts), "/" + "/".join(parts), st.st_mode,
-                     st.st_size, st.st_dev)
+                     st.st_size, st.st_dev, st.st_mtime, st.st_ctime)
 
     def where(self, path: str) -> Path:
         """Where ``path`` is, or would be, on this machine: symlinks resolved as far as they lead,
@@ -126,7 +62,7 @@ class HostFS:
                 kind = "dangling symlink"
             return Found(path, kind, reason=describe(path, exc))
         return Found(path, kind_of(st.st_mode), real, os.path.realpath(real) if named else None, st.st_mode,
-                     st.st_size, st.st_dev)
+                     st.st_size, st.st_dev, st.st_mtime, st.st_ctime)
 
     def _walk(self, path: str) -> tuple[list[str], os.stat_result | None, str | None]:
         """(components inside the root, lstat of the last, None) or (..., None, why not)."""

@@ -10,11 +10,11 @@ import re
 import shlex
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from mab_doctor.core.hostfs import HostFS
+from mab_doctor.core.record import record
 
 RELEASE_FILE_LIMIT = 64 << 10
 # distro's own pattern for distribution release files in /etc (redhat-release, debian_version, ...)
@@ -26,7 +26,7 @@ PROC_FILES = ("meminfo", "cpuinfo", "stat", "uptime", "loadavg", "vmstat", "swap
 OS_ID_RENAMES = {"ol": "oracle", "opensuse-leap": "opensuse"}
 
 
-@dataclass(frozen=True)
+@record
 class DistroInfo:
     """The distribution as `distro` reads it, with the same accessors (``id()``, ``version()``,
     ``name(pretty=True)``, ``like()``, ``codename()``) and notes on files that could not be used."""

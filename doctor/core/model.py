@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from mab_doctor.core.record import record
 
 
 class Status(enum.Enum):
@@ -23,7 +25,7 @@ class Status(enum.Enum):
         return list(Status).index(self)
 
 
-@dataclass(frozen=True)
+@record
 class Action:
     """One step `--fix` can apply, journal and undo; plain data made by mab_doctor.fix.actions,
     which also knows what each kind does (argv is the equivalent command a person could type)."""
@@ -42,7 +44,7 @@ class Action:
         return {"kind": self.kind, "subject": self.subject, "line": self.line, "argv": list(self.argv)}
 
 
-@dataclass(frozen=True)
+@record
 class Fix:
     """A machine-applicable remediation: argv lists (printed verbatim by --dry-run) and actions."""
 
@@ -75,7 +77,7 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@record
 class Result:
     """What one check (or one target of a per-target check) found."""
 
@@ -121,7 +123,7 @@ class SkipCheck(Exception):
     """Raised from deep inside a check to turn its result into SKIP with this reason."""
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """One rendered row: which check, what it found, how long it took."""
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Iterable
 
 from mab_doctor.core.check import Check
+from mab_doctor.core.record import record
 
 GROUP = "mab_doctor.checks"
 
 
-@dataclass(frozen=True)
+@record
 class LoadProblem:
     """A plugin that could not be loaded or registered; rendered as an ERROR row."""
 
@@ -19,7 +20,7 @@ class LoadProblem:
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Registry:
     """All usable checks in report order, plus what went wrong while finding them."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import threading
 import time
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
@@ -164,6 +165,7 @@ class _Run:
         self.tasks: dict[str, Task] = {}
         self.worst: dict[str, Result] = {}
         self.helped: set[str] = set()
+        self.settled = threading.Event()  # set whenever a check returns: its dependents may start now
 
     def outcomes(self) -> Iterator[Outcome]:
         try:
@@ -178,21 +180,35 @@ class _Run:
                 task.cancel()
 
     def _start_ready(self) -> None:
-        # Start every check whose prerequisites have all finished and passed.
+        # Start every check whose prerequisites have all finished and passed. A prerequisite counts as soon
+        # as it returned, not when its turn in the report comes: a slow check earlier in the plan must not
+        # hold back the dependents of a quick one.
+        for name, task in self.tasks.items():
+            if name not in self.worst and task.done and task.error is None and not task.abandoned:
+                self.worst[name] = max(task.value[0], key=lambda r: r.status.severity)
         for chk in self.plan:
             if chk.name in self.tasks or chk.name in self.worst:
                 continue
             if all(r in self.worst for r in chk.requires) and _blocked(chk, self.worst) is None:
-                self.tasks[chk.name] = self.pool.submit(call_isolated, chk, self.ctx)
+                self.tasks[chk.name] = self.pool.submit(self._call, chk)
+
+    def _call(self, chk: Check) -> tuple[list[Result], float]:
+        try:
+            return call_isolated(chk, self.ctx)
+        finally:
+            self.settled.set()
 
     def _finish(self, chk: Check) -> tuple[list[Result], float]:
         blocked = _blocked(chk, self.worst)
         if blocked is not None:
             return [blocked], 0.0
         if chk.name not in self.tasks:
-            self.tasks[chk.name] = self.pool.submit(call_isolated, chk, self.ctx)
+            self.tasks[chk.name] = self.pool.submit(self._call, chk)
         task = self.tasks[chk.name]
-        while not task.abandoned and not task.wait(WAKE_S):
+        while not task.abandoned and not task.done:
+            self.settled.wait(WAKE_S)
+            self.settled.clear()
+            self._start_ready()
             self._watch()
         if task.abandoned:
             return [timed_out(chk, self.budget)], self.budget

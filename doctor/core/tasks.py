@@ -8,29 +8,16 @@ import threading
 import time
 from typing import Any, Callable, Iterable, TypeVar
 
-# Worker threads of one run: most checks wait on a process or a socket, not on the CPU.
-DEFAULT_JOBS = 8
+# Worker threads of one run: most checks wait on a process, a socket or a fact another check computes,
+# not on the CPU. A full run holds about a dozen such waits at once (the facts started early, checks
+# waiting on them, one probe per target); with fewer workers a check that is ready sits in the queue.
+DEFAULT_JOBS = 16
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 # A thread waiting for tasks wakes this often: Ctrl-C and deadlines are noticed this fast.
 WAKE_S = 0.1
-
-_busy_lock = threading.Lock()
-_busy = 0  # pool workers inside a call right now, over every pool of the process
-
-
-def busy_workers() -> int:
-    """How many pool workers are still inside a call (after a run: checks that never returned)."""
-    return _busy
-
-
-def _count_busy(step: int) -> None:
-    global _busy
-    with _busy_lock:
-        _busy += step
-
 
 class Cancelled(Exception):
     """The run ended before a worker started this task."""
@@ -96,13 +83,7 @@ def within(seconds: float, fn: Callable[..., R], *args: Any, default: R) -> R:
     (the caller keeps waking up meanwhile, so Ctrl-C still reaches it); its exception is raised."""
     task = Task(fn, *args)
 
-    def work() -> None:
-        _count_busy(1)
-        try:
-            task.run_if_unclaimed()
-        finally:
-            _count_busy(-1)
-    threading.Thread(target=work, name="bounded", daemon=True).start()
+    threading.Thread(target=task.run_if_unclaimed, name="bounded", daemon=True).start()
     deadline = time.monotonic() + seconds
     while not task.wait(min(WAKE_S, max(0.0, deadline - time.monotonic()))):
         if time.monotonic() >= deadline:
@@ -143,11 +124,7 @@ class TaskPool:
             task = self._queue.get()
             if task is None:
                 return
-            _count_busy(1)
-            try:
-                task.run_if_unclaimed()
-            finally:
-                _count_busy(-1)
+            task.run_if_unclaimed()
             with self._lock:
                 if task.abandoned:  # a replacement took this worker's place while it was stuck
                     return

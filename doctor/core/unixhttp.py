@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from mab_doctor.core.record import record
 
 MAX_BODY = 16 * 1024 * 1024  # a build cache listing of thousands of records stays far below this
 
 
-@dataclass(frozen=True)
+@record
 class HttpAnswer:
     """An API's answer: the status and body, or the reason there is none; never an exception."""
 

@@ -9,11 +9,11 @@ enabled/disabled, interpreter, "flags: " (in the fixed order P O C F), then offs
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
+from mab_doctor.core.record import record
 from mab_doctor.host.elf import build_header
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class EntryError(ValueError):
     """An entry file that does not look like the kernel's format."""
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One registered binfmt_misc handler."""
 
@@ -152,7 +152,7 @@ def handles(entry: Entry, platform: "Platform") -> tuple[bool, bool]:
     return entry_matches(entry, exec_head), entry_matches(entry, dyn_head)
 
 
-@dataclass(frozen=True)
+@record
 class Listing:
     """Every entry under the mount, newest registration first, plus what could not be parsed."""
 
@@ -256,7 +256,7 @@ def is_protected(name: str) -> bool:
     return name.startswith(PROTECTED_PREFIXES)
 
 
-@dataclass(frozen=True)
+@record
 class Handling:
     """Which registered entries would handle one platform's executables."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mab_doctor.core.record import record
 from mab_doctor.emulation.binfmt import Entry, is_qemu
 from mab_doctor.emulation.qemu import Interpreter, qemu_banner
 from mab_doctor.emulation.qemunames import cpu_from_name
@@ -26,7 +26,7 @@ _LEVEL = re.compile(r"^\d+\.\d+\.\d+$")
 _TOP_OF_SERIES = 99999  # a sublevel past every real one: the last release of a series
 
 
-@dataclass(frozen=True)
+@record
 class Identity:
     """The QEMU target an interpreter emulates (None: unknown), and what says so."""
 
@@ -42,7 +42,7 @@ class Identity:
                 f"{target} program fails with \"Invalid ELF image for this architecture\"")
 
 
-@dataclass(frozen=True)
+@record
 class KernelLevel:
     """The kernel's upstream level: the full X.Y.Z when known, else only its X.Y series."""
 
@@ -52,7 +52,7 @@ class KernelLevel:
     evidence: str
 
 
-@dataclass(frozen=True)
+@record
 class Doubt:
     """One reason to doubt a working handler's emulator."""
 

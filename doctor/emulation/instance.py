@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mab_doctor.core.facts import Fact
+from mab_doctor.core.record import record
 from mab_doctor.emulation.binfmt import MOUNT_POINT
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ _WSL1_RELEASE = re.compile(r"-Microsoft$")  # WSL 1 (4.4.0-19041-Microsoft): no 
 INTEROP_PREFIX = "WSLInterop"  # WSL's own entries, WSLInterop and WSLInterop-late: Windows programs via /init
 
 
-@dataclass(frozen=True)
+@record
 class Mount:
     """One /proc/self/mountinfo line at a mount point."""
 
@@ -61,7 +61,7 @@ def mounts_at(mountinfo: str, point: str = MOUNT_POINT) -> tuple[Mount, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True)
+@record
 class UserNamespace:
     """What /proc/self/uid_map says about this process's user namespace."""
 
@@ -117,7 +117,7 @@ def wsl2_evidence(release: str, proc_version: str, names: tuple[str, ...]) -> tu
     return tuple(evidence)
 
 
-@dataclass(frozen=True)
+@record
 class Instance:
     """Which binfmt_misc instance this process sees and uses, why, and what WSL 2 changes about it."""
 

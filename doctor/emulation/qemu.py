@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
+from mab_doctor.core.record import record
 from mab_doctor.emulation.binfmt import Entry, EntryError, handles, parse_register_line
 from mab_doctor.emulation.qemunames import cpu_from_name, parse_banner
 from mab_doctor.emulation.upstream import upstream_line
@@ -24,7 +24,7 @@ INTERPRETER_HEAD = 64 * 1024  # holds the ELF and program headers and PT_INTERP 
 ET_EXEC, ET_DYN = 2, 3        # e_type: fixed-address executable; shared object or PIE
 
 
-@dataclass(frozen=True)
+@record
 class Interpreter:
     """What an interpreter path really is, under the root."""
 
@@ -98,7 +98,7 @@ def find_static_interpreter(ctx: "Context", platform: "Platform") -> Interpreter
     return None
 
 
-@dataclass(frozen=True)
+@record
 class Stored:
     """A handler definition kept on disk for boot time, and who replays it."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
+from mab_doctor.engines.buildkit import ask_daemon, platform_list
 from mab_doctor.engines.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table,
                                       platform_names, plugin_dirs)
-from mab_doctor.engines.buildxstore import BuildxStore, StoreUnreadable, read_store
-from mab_doctor.engines.docker import PLUGIN_PARENT
+from mab_doctor.engines.buildxstore import BuildxStore, StoreUnreadable, read_store, store_dir
+from mab_doctor.engines.docker import PLUGIN_PARENT, api_socket, config_dir, context_name
 from mab_doctor.host.hostinfo import host_facts, is_native
 from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
 
@@ -35,8 +36,43 @@ def _ls(ctx: "Context", docker: str, *args: str) -> "CommandResult":
     return ctx.run(found[0][1], "buildx", "ls", *args, env={**ctx.env, PLUGIN_PARENT: docker})
 
 
+def _empty(ctx: "Context", folder: str) -> bool:
+    # Missing is empty (buildx and the CLI create these folders); an unreadable one is not known to be.
+    if ctx.lookup(folder).kind == "missing":
+        return True
+    names, why = ctx.try_listdir(folder)
+    return why is None and not names
+
+
+def _from_daemon(ctx: "Context") -> tuple[list[Builder], list[str], str | None] | None:
+    """The builders `buildx ls` would list, without running it, when they can only be the daemon's own:
+    no created builder, no docker context but the default one, a daemon on a unix socket. buildx then
+    lists one docker-driver builder, `default`, whose node's platforms are the daemon's BuildKit workers';
+    asking those directly spares a Go process start. None: not that case, or an answer left a doubt."""
+    sock = api_socket(ctx)
+    if (sock is None or context_name(ctx) != "default" or not _empty(ctx, f"{store_dir(ctx)}/instances")
+            or not _empty(ctx, f"{config_dir(ctx)}/contexts/meta")):
+        return None
+    daemon = ask_daemon(ctx, sock)
+    if daemon.hung:  # one timeout per run: `buildx ls` would wait on the same daemon
+        return [], [], f"{daemon.error} (the default builder's node does not answer)"
+    if daemon.error is not None:
+        return None
+    try:
+        store = read_store(ctx, ["default"])
+    except StoreUnreadable:  # `buildx ls` decides what such a folder means
+        return None
+    node = Node("default", "default", "running", daemon.version, platform_list(list(daemon.workers)))
+    builders = [Builder("default", "docker", nodes=[node])]
+    _marks_from_store(builders, store)
+    return builders, ["read the daemon's BuildKit workers (as `docker buildx ls` asks them) and buildx's own "
+                      "folder: only the default docker-driver builder exists"], None
+
+
 def _list(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
     notes: list[str] = []
+    if find_candidates(ctx, plugin_dirs(ctx)[0])[0] and (fast := _from_daemon(ctx)) is not None:
+        return fast
     js = _ls(ctx, docker, "--format", "json")
     if js.timed_out:  # an unreachable node
         return [], notes, (f"`{docker} buildx ls --format json`: timed out after {js.timeout:g}s "
@@ -104,8 +140,10 @@ BUILDERS: Fact[tuple[list[Builder], list[str], str | None]] = Fact("buildx build
 
 
 def list_builders(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
-    """(builders, notes, problem): `buildx ls --format json` when supported (v0.13+), the table for the
-    current-builder mark (JSON has none) or for everything on older buildx. Once per run."""
+    """(builders, notes, problem): when only the default docker-driver builder can exist, read from the
+    daemon's BuildKit (what `buildx ls` would ask it); else `buildx ls --format json` when supported
+    (v0.13+), the table for the current-builder mark (JSON has none) or for everything on older buildx.
+    Once per run."""
     return ctx.fact(BUILDERS, docker)
 
 

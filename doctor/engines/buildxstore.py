@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from mab_doctor.core.record import record
 from mab_doctor.engines.docker import config_dir, context_name
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ class StoreUnreadable(Exception):
     """A file buildx needs is there but cannot be used: buildx itself would fail on it."""
 
 
-@dataclass(frozen=True)
+@record
 class BuildxStore:
     """The current builder's name and, per builder and node, the platforms given at `buildx create`."""
 
@@ -76,6 +76,11 @@ def _current(ctx: "Context", root: str, context: str) -> dict | None:
             return saved
         if chosen.get("Key") == key:
             return _instance(ctx, root, chosen["Name"])
+    remembered, unread = ctx.try_listdir(f"{root}/defaults")
+    if not remembered and (unread is None or ctx.lookup(f"{root}/defaults").kind == "missing"):
+        return None  # nothing remembered (and no hashlib to load)
+    import hashlib  # only here: loading OpenSSL's hashes costs a run 3 ms
+
     # The environment's own bytes, as Go hashes them (an odd byte in DOCKER_HOST is no reason to fail).
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:20]
     default = f"{root}/defaults/{digest}"

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.core.jsonout import json_documents
+from mab_doctor.core.record import record
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import CommandResult, Context
 
 
-@dataclass(frozen=True)
+@record
 class JsonFile:
     """A JSON config file: its data, or why it could not be used: ``error`` for invalid JSON (with
     line and column), ``unreadable`` for a file that is there but cannot be read (permissions, not a
@@ -73,7 +74,7 @@ def cli_config(ctx: "Context") -> JsonFile:
     return read_json(ctx, f"{config_dir(ctx)}/config.json")
 
 
-@dataclass(frozen=True)
+@record
 class DockerFacts:
     """What the docker CLI and daemon said, once per run."""
 

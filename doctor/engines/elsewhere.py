@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlsplit
 
@@ -94,6 +93,8 @@ def context_host(ctx: "Context", facts: DockerFacts) -> str:
         (config.get("currentContext") if isinstance(config, dict) else "") or ""  # config.json may be any JSON
     if not isinstance(chosen, str) or chosen in ("", "default"):
         return ""
+    import hashlib  # here, not at the top: only a non-default context pays for loading OpenSSL's hashes
+
     digest = hashlib.sha256(chosen.encode()).hexdigest()
     meta = read_json(ctx, f"{config_dir(ctx)}/contexts/meta/{digest}/meta.json").data
     endpoints = meta.get("Endpoints") if isinstance(meta, dict) else None

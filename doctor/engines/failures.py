@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from mab_doctor.core.record import record
 
 MAX_CHARS = 4 * 1024 * 1024   # a build log's cause is near its end; more is only time spent
 MAX_LINES = 200_000
@@ -11,7 +12,7 @@ MAX_SHOWN = 300               # characters of a log line kept as evidence
 TAIL = 5
 
 
-@dataclass(frozen=True)
+@record
 class Cause:
     """One known cause of a failed build, with the line of the log that shows it."""
 
@@ -22,7 +23,7 @@ class Cause:
     remedy: str     # what to do, with concrete commands
 
 
-@dataclass(frozen=True)
+@record
 class Diagnosis:
     """The known causes (most specific first; empty: none known) and, when none, the last error lines."""
 

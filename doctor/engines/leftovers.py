@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from mab_doctor.core.record import record
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import Context
@@ -17,7 +18,7 @@ _IMAGE_ID = re.compile(r"^[0-9a-f]{12,64}$")
 PASSES = 8  # a record is removed only once nothing refers to it: one pass per level, in the worst case
 
 
-@dataclass(frozen=True)
+@record
 class Store:
     """Where a probe build leaves things: a builder's build cache, or Podman's/Buildah's images. Listed
     and cleaned through the daemon's API when ``socket`` names it (the docker driver's cache is the
@@ -64,7 +65,7 @@ class Store:
         return set(_PRUNED_ID.findall(res.stdout + "\n" + res.stderr)) & ids, None if res.ok else res.explain()
 
 
-@dataclass(frozen=True)
+@record
 class Snapshot:
     """What existed before the probe: it is never removed."""
 

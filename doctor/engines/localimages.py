@@ -1,13 +1,16 @@
-"""Tagged local images and what each was stored as: Docker over its Engine API (its CLI when no socket answers), Podman through its CLI."""
+"""Tagged local images and what each was stored as: Docker over its API, Podman from its storage files (else each CLI)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Callable
 
+from mab_doctor.core.facts import Fact
 from mab_doctor.core.jsonout import json_documents
+from mab_doctor.core.record import record
 from mab_doctor.engines.docker import api_socket, docker_facts, docker_run
+from mab_doctor.engines.podmanstore import read_podman_store
 
 if TYPE_CHECKING:
     from mab_doctor.core.context import CommandResult, Context
@@ -16,7 +19,7 @@ NONE = "<none>"
 IMAGE_ID = re.compile(r"(sha256:)?([0-9a-f]{12,64})")
 
 
-@dataclass(frozen=True)
+@record
 class Listed:
     """One engine's tagged images: (name:tag, id without `sha256:`) pairs, each id's inspect document
     (Os, Architecture, Variant; None when the engine said nothing of it), and what went wrong."""
@@ -88,11 +91,25 @@ def docker_images(ctx: "Context") -> Listed | None:
                           lambda *ids: docker_run(ctx, "image", "inspect", "--format", "{{json .}}", *ids))
 
 
-def podman_images(ctx: "Context", binary: str) -> Listed | None:
-    """Podman's tagged images (None when it is not run: a foreign --root)."""
+def _podman_images(ctx: "Context", binary: str) -> Listed | None:
+    # Podman's own files first (no 25 ms Go start); the CLI whenever they leave anything open.
+    stored = read_podman_store(ctx)
+    if stored.images:
+        return Listed(stored.named, dict(stored.docs))
     ls = ctx.run(binary, "images", "--format", "json")
     if ls.refused:
         return None
-    named = [(n, str(r["Id"])) for r in json_documents(ls.stdout) or [] if isinstance(r, dict) and r.get("Id")
-             and not r.get("Dangling") for n in r.get("Names") or [] if isinstance(n, str) and NONE not in n]
+    # Podman 4.3 prints an image once per name, each row with all its Names: each pair is kept once.
+    named = list(dict.fromkeys((n, str(r["Id"])) for r in json_documents(ls.stdout) or [] if isinstance(r, dict)
+                               and r.get("Id") and not r.get("Dangling")
+                               for n in r.get("Names") or [] if isinstance(n, str) and NONE not in n))
     return _from_commands("podman", ls, named, lambda *ids: ctx.run(binary, "image", "inspect", *ids))
+
+
+PODMAN_IMAGES: Fact[Listed | None] = Fact("podman images", _podman_images)
+
+
+def podman_images(ctx: "Context", binary: str) -> Listed | None:
+    """Podman's tagged images (None when it is not run: a foreign --root). Once per run: a full run starts
+    it early (a Podman start that reads its storage)."""
+    return ctx.fact(PODMAN_IMAGES, binary)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mab_doctor.core.record import record
 from mab_doctor.emulation.probes import MARKER, build_marker_probe, has_probe
 from mab_doctor.engines.leftovers import Snapshot, Store, remove_new, snapshot
 
@@ -49,7 +49,7 @@ def label(target: "Target") -> str:
     return platform.arch + (platform.variant or target.extra_variant or "")
 
 
-@dataclass(frozen=True)
+@record
 class Probe:
     """One probe build: how it ran, what each target's steps proved, and what was cleaned up."""
 
@@ -164,7 +164,7 @@ def run_probe(ctx: "Context", engine: str, binary: str, targets: list["Target"],
     if len(usable) != len(targets):
         return Probe(engine, (), names, problem="no probe program for "
                      + ", ".join(str(t) for t in targets if t not in usable))
-    nonce = secrets.token_hex(8)
+    nonce = os.urandom(8).hex()  # what secrets.token_hex does, without importing hmac and base64 each run
     if store.kind == "images":
         # Only images carrying this run's label are the probe's: another build's or a pull's at the same
         # moment never are, whatever appeared in between.

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from mab_doctor.core.model import Action
+from mab_doctor.core.record import record
 from mab_doctor.fix.actions import kind_of
 from mab_doctor.fix.kinds import FixError, Resolver
 from mab_doctor.fix.state import JOURNALS, fix_lock, journal_names, journals_dir, read_private, state_dir, write_private
@@ -184,7 +184,7 @@ class Journal:
         self.save()
 
 
-@dataclass(frozen=True)
+@record
 class Selection:
     """The journal undo would revert (None: nothing to undo) and what it says about the others."""
 

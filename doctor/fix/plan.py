@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from mab_doctor.core.model import Action, Fix, Outcome, Status
+from mab_doctor.core.record import record
 from mab_doctor.emulation.binfmt import Entry, is_protected, is_qemu, listing, parse_register_line
 from mab_doctor.emulation.qemu import best_definition, install_command, stored_for
 from mab_doctor.fix import actions as make
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 ADD_C_FLAG = "--add-c-flag"
 
 
-@dataclass(frozen=True)
+@record
 class OptInFix(Fix):
     """A fix whose steps are planned only when the user gives the --fix option ``opt_in``: one with a
     cost the user must choose (its JSON form stays a plain Fix's)."""
@@ -95,7 +95,7 @@ def c_flag_fix(entry: Entry) -> Fix | None:
                     needs_root=True, actions=actions, opt_in=ADD_C_FLAG)
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """What --fix would do for a set of results, and what it leaves alone."""
 

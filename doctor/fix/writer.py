@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
 from mab_doctor.core.commands import SubprocessRunner
 from mab_doctor.core.files import write_atomically
+from mab_doctor.core.record import record
 
 
-@dataclass(frozen=True)
+@record
 class RunResult:
     """How a command ended: its exit code and the last line it printed (for a one-line error)."""
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
+from mab_doctor.core.record import record
 from mab_doctor.host.elf import ELF_MAGIC, ElfError, ElfHeader, parse_header, section_bytes, section_headers
 from mab_doctor.host.platforms import EM_ARM
 
@@ -21,7 +21,7 @@ _OCI = {"v4": "v5", "v4T": "v5", "v5T": "v5", "v5TE": "v5", "v5TEJ": "v5",
         "v7": "v7", "v7E-M": "v7", "v8": "v8", "v8-R": "v8", "v8-M.baseline": "v8", "v8-M.mainline": "v8"}
 
 
-@dataclass(frozen=True)
+@record
 class ArmAbi:
     """What an ARM ELF says about the CPU it needs and how it passes floats."""
 

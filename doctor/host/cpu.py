@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from mab_doctor.core.record import record
 
 # arm64 cores that cannot execute 32-bit ARM code at all (no AArch32 at EL0), by the
 # (CPU implementer, CPU part) pair /proc/cpuinfo prints. A 32-bit linux/arm image then needs a
@@ -42,7 +43,7 @@ VFP_LEVELS = (("vfpv4", 4), ("fp", 4), ("vfpv3", 3), ("vfpv3d16", 3), ("vfpd32",
 _FIELD = re.compile(r"^\s*(CPU implementer|CPU part|Features|processor)\s*:\s*(.*)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@record
 class CpuFacts:
     """The CPU's abilities that decide where a 32-bit ARM target runs, each with why it is believed."""
 

@@ -8,8 +8,9 @@ ElfError naming the problem, never a hang, a traceback or a huge read.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from mab_doctor.core.record import record
 from mab_doctor.host import platforms
 
 ELF_MAGIC = b"\x7fELF"
@@ -33,7 +34,7 @@ class TruncatedElf(ElfError):
     """The file ends before a table its header promises: a cut-off copy, not a program."""
 
 
-@dataclass(frozen=True)
+@record
 class ElfHeader:
     """Identity fields of an ELF file, and where its header tables are."""
 
@@ -79,7 +80,7 @@ class ElfHeader:
         return self.float_abi_from_flags or self.float_abi_from_loader
 
 
-@dataclass(frozen=True)
+@record
 class Section:
     """One section header: its type and the file bytes it covers."""
 

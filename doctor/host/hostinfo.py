@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
+from mab_doctor.core.record import record
 from mab_doctor.host import platforms
 from mab_doctor.host.cpu import CpuFacts, cpu_facts
 from mab_doctor.host.elf import ElfError, ElfHeader, TruncatedElf, parse_header
+from mab_doctor.host.packages import DPKG_FILES, installed_fields
 from mab_doctor.host.placement import EMULATED, NATIVE, Placement, place
 from mab_doctor.host.platforms import Platform, Target
 
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
 # The userland is whatever these files are; the first readable ELF wins.
 USERLAND_HEAD = 8192  # the ELF header and program headers of a real /bin/sh are in its first few KiB
 USERLAND_PROBES = ("/bin/sh", "/usr/bin/sh", "/bin/busybox", "/usr/bin/env")
-DPKG_STATUS_LIMIT = 64 << 20  # a desktop with thousands of packages has a status file of several MiB
 
 # containerd/platforms cpuinfo_linux.go: the "CPU architecture" value -> OCI variant.
 _CPU_ARCH_VARIANT = {
@@ -62,33 +63,16 @@ def arm_cpu_variant(cpuinfo: str, machine: str, goarch: str) -> str | None:
     return _CPU_ARCH_VARIANT.get(value.lower())
 
 
-def dpkg_architecture(status_text: str) -> str | None:
-    """Native Debian architecture: the Architecture of the installed dpkg package itself."""
-    return dpkg_package(status_text, "dpkg").get("Architecture")
+def dpkg_architecture(ctx: "Context", notes: list[str]) -> str | None:
+    """Native Debian architecture: the Architecture of the installed dpkg package itself (why the database
+    could not be read goes to ``notes``; a host without one needs no note)."""
+    status, unread, _ = ctx.fact(DPKG_FILES)
+    if unread:
+        notes.append(unread)
+    return installed_fields(status, "dpkg").get("Architecture") if status else None
 
 
-def dpkg_package(status_text: str, package: str) -> dict[str, str]:
-    """Fields of one installed package's stanza in /var/lib/dpkg/status (empty when absent)."""
-    # Stanzas are separated by a blank line. Only those that mention the name are parsed, in file order: a
-    # status file holds thousands (the "\n" kept before a stanza is an empty line, which parsing skips).
-    at = 0
-    while (hit := status_text.find(package, at)) >= 0:
-        end = status_text.find("\n\n", hit)
-        end = len(status_text) if end < 0 else end
-        at = end + 2
-        fields: dict[str, str] = {}
-        for line in status_text[status_text.rfind("\n\n", 0, hit) + 1:end].splitlines():
-            if line[:1].isspace():
-                continue
-            name, sep, value = line.partition(":")
-            if sep:
-                fields[name.strip()] = value.strip()
-        if fields.get("Package") == package and "installed" in fields.get("Status", "").split():
-            return fields
-    return {}
-
-
-@dataclass(frozen=True)
+@record
 class HostFacts:
     """What the host is, in the vocabulary's terms, with the evidence."""
 
@@ -174,7 +158,7 @@ def _compute(ctx: "Context") -> HostFacts:
     uname = ctx.uname
     path, elf, evidence = _read_userland(ctx)
     cpuinfo = _read_noted(ctx, "/proc/cpuinfo", evidence)
-    dpkg_arch = dpkg_architecture(_read_noted(ctx, "/var/lib/dpkg/status", evidence, DPKG_STATUS_LIMIT))
+    dpkg_arch = dpkg_architecture(ctx, evidence)
     kernel_platform = platforms.from_uname(uname.machine)
     native = None
     if elf is not None:
@@ -184,7 +168,7 @@ def _compute(ctx: "Context") -> HostFacts:
                         + (", loader unknown (beyond the bytes read)" if not elf.interpreter_known
                            else f", loader {elf.interpreter}" if elf.interpreter else ", static"))
     if native is None and dpkg_arch:
-        native = next((p for p in platforms.PLATFORMS if p.debian_arch == dpkg_arch), None)
+        native = platforms.from_debian_arch(dpkg_arch)
     if native is None:
         native = kernel_platform
     variant = None

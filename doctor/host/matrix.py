@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from mab_doctor.core.record import record
 
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
 # In the package's data folder, beside this subpackage: installed packages are plain files, so reading it
@@ -35,7 +36,7 @@ def version_lt(a: str, b: str) -> bool:
     return pa + (0,) * (width - len(pa)) < pb + (0,) * (width - len(pb))
 
 
-@dataclass(frozen=True)
+@record
 class Requirement:
     """One row of the matrix."""
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from mab_doctor.core.record import record
 from mab_doctor.host.cpu import CpuFacts
 from mab_doctor.host.platforms import Platform, Target, runs_natively
 
 NATIVE, EMULATED, IMPOSSIBLE = "native", "emulated", "impossible"
 
 
-@dataclass(frozen=True)
+@record
 class Placement:
     """How this host runs a target, and why: the one answer the header, `platform` and checks share."""
 

@@ -7,14 +7,15 @@ config.go, Linux COMPAT_UTS_MACHINE.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from mab_doctor.core.record import record
 
 
 class PlatformError(ValueError):
     """A --platform string that names no platform this tool knows."""
 
 
-@dataclass(frozen=True)
+@record
 class Platform:
     """One row of the vocabulary table."""
 
@@ -112,7 +113,7 @@ _ARCH_ALIASES = {
 _AMD64_VARIANTS = ("v2", "v3", "v4")
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """A normalised target: its vocabulary row plus any variant the row does not carry (amd64/v3)."""
 
@@ -186,6 +187,19 @@ def from_uname(machine: str) -> Platform | None:
         if machine in platform.uname:
             return platform
     return None
+
+
+def from_debian_arch(debian_arch: str) -> Platform | None:
+    """The platform of a Debian architecture: armel -> linux/arm/v5. Where several rows share one (armhf:
+    Raspbian's v6, Debian's v7, an arm64 kernel's v8), the one `--platform armhf` means."""
+    rows = [p for p in PLATFORMS if p.debian_arch == debian_arch]
+    if len(rows) > 1:
+        try:
+            meant = parse_platform(debian_arch).platform
+        except PlatformError:
+            return None
+        return meant if meant in rows else None
+    return rows[0] if rows else None
 
 
 def from_elf(machine: int, elf_class: int, endian: str) -> Platform | None:

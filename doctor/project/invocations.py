@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
+from mab_doctor.core.record import record
 from mab_doctor.project.model import Intent
 
 EXPLICIT = ("--platform", "MAB_PLATFORMS", "default")  # target sources that are not a project file
 
 
-@dataclass(frozen=True)
+@record
 class Invocation:
     """One build command: every platform in ``platforms`` goes through ONE builder invocation."""
 

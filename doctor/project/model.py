@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from mab_doctor.core.record import record
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Where:
     """A place in a project file: its path relative to the project, line (1-based), column (1-based, 0 unknown)."""
 
@@ -19,7 +21,7 @@ class Where:
         return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """A project file that could not be read or understood (a WARN naming file, line and column)."""
 
@@ -27,7 +29,7 @@ class Problem:
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Platform:
     """One platform string as the project writes it (normalised by the reader when it parses), and where."""
 
@@ -35,7 +37,7 @@ class Platform:
     where: Where
 
 
-@dataclass(frozen=True)
+@record
 class Build:
     """One build invocation the project makes: every platform in ``platforms`` is built by ONE command
     (a bake target, a compose service, a CI step), which is what decides the builder path."""
@@ -53,7 +55,7 @@ class Build:
     builder: str | None = None              # a builder named by the build (bake/compose/step input)
 
 
-@dataclass(frozen=True)
+@record
 class Stage:
     """One FROM line of a Dockerfile."""
 
@@ -70,7 +72,7 @@ class Stage:
         return self.platform is not None and "BUILDPLATFORM" in self.platform
 
 
-@dataclass(frozen=True)
+@record
 class Dockerfile:
     """What a Dockerfile says that the doctor judges: bases, users, setuid programs called in RUN steps."""
 
@@ -91,7 +93,7 @@ class Dockerfile:
         return found
 
 
-@dataclass(frozen=True)
+@record
 class CiSetup:
     """The QEMU and buildx set-up steps of one CI job, and the builds that job runs, in order."""
 
@@ -106,7 +108,7 @@ class CiSetup:
     builds: tuple[Build, ...] = ()          # in step order
 
 
-@dataclass(frozen=True)
+@record
 class Intent:
     """Everything read from one project directory."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from mab_doctor.core.record import record
 from mab_doctor.project.invocations import Invocation
 
 MAX_BUILDS = 6  # a probe build costs about a second per engine start; more builds would only repeat
 
 
-@dataclass(frozen=True)
+@record
 class ProbeBuild:
     """One probe build: every platform in ``platforms`` goes through one invocation, as the user's does."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePath
 from types import MappingProxyType
@@ -12,6 +11,7 @@ from typing import Any
 
 from mab_doctor import __version__
 from mab_doctor.core.model import Status
+from mab_doctor.core.record import record
 from mab_doctor.report.escape import terminal_text
 from mab_doctor.report.model import Report
 
@@ -22,7 +22,7 @@ _FAILING = (Status.FAIL, Status.ERROR)
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
+@record
 class Superseded:
     """An older report of a host that a newer one replaced in the matrix."""
 
@@ -30,7 +30,7 @@ class Superseded:
     started_at: str | None
 
 
-@dataclass(frozen=True)
+@record
 class FleetHost:
     """One row of the matrix: a host's newest report, reduced to its worst status per column."""
 
@@ -48,7 +48,7 @@ class FleetHost:
         object.__setattr__(self, "superseded", tuple(self.superseded))
 
 
-@dataclass(frozen=True)
+@record
 class Unreadable:
     """A file (or folder) named on the command line that gave no report, and why, in one line."""
 
@@ -56,7 +56,7 @@ class Unreadable:
     error: str
 
 
-@dataclass(frozen=True)
+@record
 class Disagreement:
     """A column where some hosts differ from the most common status (majority None: a tie)."""
 
@@ -66,7 +66,7 @@ class Disagreement:
     dissent: tuple[tuple[str, Status], ...]   # (host, status) of every host that differs
 
 
-@dataclass(frozen=True)
+@record
 class Fleet:
     """The whole matrix: its target columns, its host rows, dissent per column, unreadable inputs."""
 

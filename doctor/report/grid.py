@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from mab_doctor.core.model import Status
+from mab_doctor.core.record import record
 from mab_doctor.report.model import Report, Row
 
 
-@dataclass(frozen=True)
+@record
 class Column:
     """One grid column: a check, and the label of the level of proof it shows."""
 
@@ -17,7 +17,7 @@ class Column:
     label: str
 
 
-@dataclass(frozen=True)
+@record
 class Grid:
     """Columns in report order and the mark of each (column, target) cell (None: nothing proven)."""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from mab_doctor import __version__
 from mab_doctor.core.model import Outcome, Status, to_plain
+from mab_doctor.core.record import record
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -56,7 +57,7 @@ def fix_lines(fix: Mapping[str, Any] | None) -> list[str]:
             (commands if isinstance(commands, (list, tuple)) else ()) if isinstance(argv, (list, tuple))]
 
 
-@dataclass(frozen=True)
+@record
 class Row:
     """One result line of the report: which check, for which target, what it found."""
 
@@ -122,7 +123,7 @@ class Row:
                 "duration_ms": self.duration_ms}
 
 
-@dataclass(frozen=True)
+@record
 class HostSummary:
     """What the report says about the host (from host_summary(ctx); never raises, `error` says why)."""
 
@@ -165,7 +166,7 @@ class HostSummary:
         return out | ({"error": self.error} if self.error is not None else {})
 
 
-@dataclass(frozen=True)
+@record
 class TargetInfo:
     """One target of the run: the platform, whether this host runs it natively, and who asked for it."""
 
@@ -200,7 +201,7 @@ def _targets(data: Mapping[str, Any], host: HostSummary) -> tuple[TargetInfo, ..
     return tuple(TargetInfo(str(t), _native_guess(host, str(t))) for t in data.get("targets") or ())
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     """A whole run: host, targets, one row per result, exit code, wall time."""
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mab_doctor.core.record import record
+
 
 DEFAULT_WIDTH = 100  # columns of a text report when Style.width is None (a file, a pipe)
 
@@ -16,7 +17,7 @@ def unicode_ok(encoding: str | None) -> bool:
         return False
 
 
-@dataclass(frozen=True)
+@record
 class Style:
     """How to render: colour codes or none, width in columns (text), symbols or ASCII, -v, -q."""
 

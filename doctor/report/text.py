@@ -1,23 +1,18 @@
-"""The text report: header, target grid, rows grouped by category, footer; rendered through rich."""
+"""The text report: header, target grid, rows grouped by category, footer; plain, or through rich for colour."""
 
 from __future__ import annotations
 
-import io
 import re
-from typing import TYPE_CHECKING
+from typing import Sequence
 
 from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from mab_doctor.core.model import Status
 from mab_doctor.report.escape import terminal_text
 from mab_doctor.report.grid import target_grid
+from mab_doctor.report.lines import Block, Segment, Table, plain_text
 from mab_doctor.report.model import COUNTS_ORDER, Report, Row
-
-if TYPE_CHECKING:
-    from mab_doctor.report.style import Style
+from mab_doctor.report.style import DEFAULT_WIDTH, Style
 
 # status -> (symbol, ascii fallback, label, style); one table for badges, grid marks and footer.
 STATUS_STYLE = {
@@ -54,40 +49,35 @@ def wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-class _Printer:
-    """Writes lines to an in-memory rich console; rich never wraps or crops them, this class does."""
+class _Layout:
+    """Collects the report as lines of (text, style) segments; it wraps host text itself, so that
+    either writer prints each line as it is."""
 
-    def __init__(self, style: "Style") -> None:
-        from mab_doctor.report.style import DEFAULT_WIDTH
-
-        self.out = io.StringIO()
+    def __init__(self, style: Style) -> None:
         self.width = style.width or DEFAULT_WIDTH
         self.unicode = style.unicode
-        # Explicit settings and an empty environment: the Style decides, not TERM, COLUMNS or NO_COLOR.
-        self.console = Console(file=self.out, width=self.width, color_system="standard" if style.color else None,
-                               force_terminal=style.color, no_color=not style.color, highlight=False,
-                               markup=False, emoji=False, legacy_windows=False, _environ={})
+        self.blocks: list[Block] = []
 
     def punct(self, name: str) -> str:
         return _PUNCT[name][0 if self.unicode else 1]
 
-    def line(self, text: Text | str = "") -> None:
+    def line(self, *segments: Segment) -> None:
         """One line as is: never wrapped, never cropped (a copy-paste of a command gets all of it)."""
-        self.console.print(text, soft_wrap=True)
+        self.blocks.append(segments)
 
-    def hanging(self, prefix: Text | str, body: str, style: str = "", indent: int = 0) -> None:
+    def hanging(self, prefix: Sequence[Segment], body: str, style: str = "", indent: int = 0) -> None:
         """``prefix`` then ``body`` (host text, made safe), wrapped; later lines under the body's start."""
-        prefix = Text(" " * indent).append_text(Text(prefix) if isinstance(prefix, str) else prefix)
-        hang = prefix.cell_len
+        head = ((" " * indent, ""), *prefix)
+        hang = cell_len("".join(text for text, _style in head))
         lines = wrap(terminal_text(body), max(self.width - hang, 20))
         for i, part in enumerate(lines):
-            self.line(Text.assemble(prefix if i == 0 else " " * hang, (part, style)))
+            self.line(*(head if i == 0 else ((" " * hang, ""),)), (part, style))
 
-    def badge(self, status: Status, pad: bool = True) -> Text:
+    def badge(self, status: Status, pad: bool = True) -> Segment:
         """`✔ OK`-style badge (padded to one width for row lines)."""
         sym, ascii_sym, label, style = STATUS_STYLE[status]
-        return Text(f"{sym if self.unicode else ascii_sym} {label:<5}" if pad else
-                    f"{sym if self.unicode else ascii_sym} {label}", style=style)
+        sym = sym if self.unicode else ascii_sym
+        return (f"{sym} {label:<5}" if pad else f"{sym} {label}", style)
 
 
 def _target_list(report: Report) -> str:
@@ -98,7 +88,7 @@ def _target_list(report: Report) -> str:
     return ", ".join(t.platform + (f" (from {t.source})" if t.source else "") for t in report.targets)
 
 
-def header(p: _Printer, report: Report) -> None:
+def header(p: _Layout, report: Report) -> None:
     """Tool, host, kernel, distro, native platform, targets, known environment."""
     host, sep = report.host, p.punct("sep")
     facts = [
@@ -111,63 +101,60 @@ def header(p: _Printer, report: Report) -> None:
         ("known environment ", host.known_environment_name or "none matched"),
     ]
     for label, value in facts:
-        p.hanging(Text(label, style="bold"), value)  # host strings as plain text, never as markup
+        p.hanging([(label, "bold")], value)  # host strings as plain text, never as markup
     if host.error:
-        p.hanging("", host.error, style="red")
+        p.hanging([], host.error, style="red")
 
 
-def grid_table(p: _Printer, report: Report) -> Table:
+def grid_table(p: _Layout, report: Report) -> Table:
     """One row per target: native or not, then one column per per-target check's level of proof."""
     grid = target_grid(report)
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("target", no_wrap=True)
-    table.add_column("native here")
-    for column in grid.columns:
-        table.add_column(terminal_text(column.label))
+    rows = []
     for target in report.targets:
-        cells = [Text(terminal_text(target.platform)), Text("yes", style="green") if target.native
-                 else Text("no (cannot run here)", style="red") if target.placement == "impossible"
-                 else Text("no (needs emulation)", style="yellow")]
+        cells = [(terminal_text(target.platform), ""), ("yes", "green") if target.native
+                 else ("no (cannot run here)", "red") if target.placement == "impossible"
+                 else ("no (needs emulation)", "yellow")]
         for column in grid.columns:
             status = grid.mark(column, target.platform)
-            cells.append(p.badge(status, pad=False) if status else Text(p.punct("none"), style="dim"))
-        table.add_row(*cells)
-    return table
+            cells.append(p.badge(status, pad=False) if status else (p.punct("none"), "dim"))
+        rows.append(tuple(cells))
+    header = ("target", "native here", *(terminal_text(column.label) for column in grid.columns))
+    return Table(header, tuple(rows), no_wrap=(0,))
 
 
-def row_lines(p: _Printer, row: Row, verbose: bool) -> None:
+def row_lines(p: _Layout, row: Row, verbose: bool) -> None:
     """The row's line, then (not for OK unless -v) details, remediation and `fix:` commands."""
     title = f"{row.label}{p.punct('dash')}{row.summary}"
-    p.hanging(Text.assemble(p.badge(row.status), " "), title)
+    p.hanging([p.badge(row.status), (" ", "")], title)
     if row.status is Status.OK and not verbose:
         return
     for detail in row.details:
-        p.hanging(p.punct("detail"), detail, style="dim", indent=BODY_INDENT)
+        p.hanging([(p.punct("detail"), "")], detail, style="dim", indent=BODY_INDENT)
     if row.remediation:
-        p.hanging(p.punct("advice"), row.remediation, indent=BODY_INDENT)
+        p.hanging([(p.punct("advice"), "")], row.remediation, indent=BODY_INDENT)
     for command in row.fix_lines():
-        p.line(Text.assemble(" " * BODY_INDENT, (terminal_text(command), "cyan")))
+        p.line((" " * BODY_INDENT, ""), (terminal_text(command), "cyan"))
 
 
-def footer(report: Report) -> Text:
+def footer(report: Report) -> list[Segment]:
     """`== 3 ok, 1 warn, 1 fail, 0 skip, 0 error == exit 1` with the counts coloured."""
     counts = report.counts
-    text = Text("== ")
+    parts: list[Segment] = [("== ", "")]
     for i, status in enumerate(COUNTS_ORDER):
         if i:
-            text.append(", ")
+            parts.append((", ", ""))
         n = counts[status.value]
-        text.append(f"{n} {status.value}", style=STATUS_STYLE[status][3] if n else "")
-    return text.append(f" == exit {report.exit_code}")
+        parts.append((f"{n} {status.value}", STATUS_STYLE[status][3] if n else ""))
+    return [*parts, (f" == exit {report.exit_code}", "")]
 
 
-def render(report: Report, style: "Style") -> str:
-    """The whole text report; ANSI colour codes only with style.color. -q: WARN, FAIL, ERROR and the footer."""
-    p = _Printer(style)
+def layout(report: Report, style: Style) -> list[Block]:
+    """The whole report as lines and the grid. -q: only WARN, FAIL, ERROR rows and the footer."""
+    p = _Layout(style)
     if not style.quiet:
         header(p, report)
         p.line()
-        p.console.print(grid_table(p, report))
+        p.blocks.append(grid_table(p, report))
     category = None
     for row in report.rows:
         if style.quiet and row.status in (Status.OK, Status.SKIP):
@@ -175,9 +162,24 @@ def render(report: Report, style: "Style") -> str:
         if row.category != category:
             category = row.category
             p.line()
-            p.line(Text(terminal_text(category.upper()), style="bold underline"))
+            p.line((terminal_text(category.upper()), "bold underline"))
         row_lines(p, row, style.verbose)
     p.line()
-    p.line(footer(report))
+    p.line(*footer(report))
+    return p.blocks
+
+
+def render(report: Report, style: Style, *, via_rich: bool = False) -> str:
+    """The whole text report; ANSI colour codes only with style.color.
+
+    Without colour the lines are joined here (rich is not even imported), unless rich would lay out
+    something otherwise (a grid too wide for the width) or ``via_rich`` asks for rich's own output,
+    which tests/test_text_plain.py holds equal to the plain one."""
+    blocks, width = layout(report, style), style.width or DEFAULT_WIDTH
+    out = None if style.color or via_rich else plain_text(blocks, width)
+    if out is None:
+        from mab_doctor.report.richlines import rich_text
+
+        out = rich_text(blocks, width, style.color)
     # Tables pad every cell to its column's width: drop the blanks that end up at line ends.
-    return "\n".join(line.rstrip(" ") for line in p.out.getvalue().split("\n"))
+    return "\n".join(line.rstrip(" ") for line in out.split("\n"))

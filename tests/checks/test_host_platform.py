@@ -2,6 +2,8 @@
 
 import pytest
 
+from mab_doctor.core.context import Context
+
 from mab_doctor.checks.host_platform import host_platform
 from elfbuild import build_elf
 from helpers import host
@@ -41,10 +43,15 @@ def test_arm_variant_matches_containerd(cpuinfo, machine, goarch, want):
     assert arm_cpu_variant(cpuinfo, machine, goarch) == want
 
 
-def test_dpkg_architecture_reads_the_dpkg_stanza():
-    status = "Package: zlib1g\nStatus: install ok installed\nArchitecture: i386\n\n" + DPKG.format(arch="amd64")
-    assert dpkg_architecture(status) == "amd64"
-    assert dpkg_architecture("Package: dpkg\nStatus: deinstall ok config-files\nArchitecture: x\n") is None
+@pytest.mark.parametrize("status, want", [
+    ("Package: zlib1g\nStatus: install ok installed\nArchitecture: i386\n\n" + DPKG.format(arch="amd64"), "amd64"),
+    ("Package: dpkg\nStatus: deinstall ok config-files\nArchitecture: x\n", None),
+])
+def test_dpkg_architecture_reads_the_dpkg_stanza(tmp_path, status, want):
+    (tmp_path / "var/lib/dpkg").mkdir(parents=True)
+    (tmp_path / "var/lib/dpkg/status").write_text(status)
+    notes: list[str] = []
+    assert dpkg_architecture(Context(root=tmp_path), notes) == want and notes == []
 
 
 def test_amd64_host(make_host):

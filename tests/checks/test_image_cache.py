@@ -455,3 +455,17 @@ def test_odd_api_listings_are_values(host):
     res = image_cache(ctx)
     assert res.status is Status.OK and res.summary == "no local tagged images"
     assert [a[2] for a in asked if a[2] != "/info"] == ["/images/json"]
+
+
+def test_podman_images_are_listed_once_per_run(host):
+    # A full run starts the listing before the checks are imported; image-cache then finds it done.
+    from mab_doctor.engines.localimages import podman_images
+
+    rows = [{"Id": ARM64_ID, "Names": ["localhost/a:1"]}]
+    ctx = host({**ok(LS, ""), **ok(P_LS, json.dumps(rows)),
+                **ok((PODMAN, "image", "inspect", ARM64_ID), json.dumps([doc(ARM64_ID, "arm64")]))}, podman=True)
+    early = podman_images(ctx, PODMAN)
+    res = image_cache(ctx)
+    assert early is podman_images(ctx, PODMAN) and early.named == (("localhost/a:1", ARM64_ID),)
+    assert [argv for argv, _ in ctx.runner.calls].count(P_LS) == 1
+    assert res.status is Status.WARN and res.data["foreign"][0]["platform"] == "linux/arm64"

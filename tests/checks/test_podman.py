@@ -1,13 +1,15 @@
 """podman check with real captured Podman 4.3.1 / Buildah 1.28.2 outputs (tests/data/captured)."""
 
 import json
+import os
+import time
 
 import pytest
 
 from elfbuild import build_elf
 from helpers import captured, executable
 from mab_doctor.checks.podman import podman
-from mab_doctor.core.context import CommandResult
+from mab_doctor.core.context import CommandResult, Uname
 from mab_doctor.core.model import Status
 
 PODMAN, BUILDAH = "/usr/bin/podman", "/usr/bin/buildah"
@@ -25,12 +27,18 @@ def real(info="podman-info.json", info_rc=0, info_err=""):
             **res(B_VERSION, captured("buildah-version.json"))}
 
 
-def _host(make_host, base_host, commands, *, tools=("podman", "buildah"), machine="x86_64", thorough=True):
-    tree = {**base_host, "/proc/sys/kernel/arch": f"{machine}\n", "/usr/bin/sh": build_elf(machine)}
+def _host(make_host, base_host, commands, *, tools=("podman", "buildah"), machine="x86_64", thorough=True,
+          dpkg=None, **kw):
+    tree = {**base_host, "/proc/sys/kernel/arch": f"{machine}\n", "/usr/bin/sh": build_elf(machine), **(dpkg or {})}
     tree.update({f"/usr/bin/{t}": "#!/bin/sh\n" for t in tools})
-    ctx = make_host(tree, commands=commands, env={"PATH": "/usr/bin", "HOME": "/root"})
+    ctx = make_host(tree, commands=commands, env={"PATH": "/usr/bin", "HOME": "/root"}, **kw)
     ctx.thorough = thorough  # `podman info` runs only when details are asked for (-v, or the check named)
-    return executable(ctx, *(f"/usr/bin/{t}" for t in tools))
+    executable(ctx, *(f"/usr/bin/{t}" for t in tools))
+    now = time.time()  # dpkg writes a package's file list after its files: stamped after the chmod above
+    for name in dpkg or {}:
+        if name.endswith(".list"):
+            os.utime(ctx.path(name), (now, now))
+    return ctx
 
 
 @pytest.fixture
@@ -319,3 +327,108 @@ def test_a_default_run_leaves_podman_info_out_and_takes_the_architecture_from_po
     assert "`podman info` not run (it initialises the storage): `mab-doctor podman` or -v runs it" in r.details
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert podman(host(commands, thorough=False)).data["rootless"] is True
+
+
+# ----- the dpkg database answers: no Go process started --------------------------------------------------------
+P_DEB, B_DEB = "4.3.1+ds1-8+deb12u1+b3", "1.28.2+ds1-3+deb12u1+b3"  # this Debian 12 machine's status file
+P_FROM_DEB = ("podman 4.3.1 from the Debian package podman 4.3.1+ds1-8+deb12u1+b3 "
+              "(/usr/bin/podman as the package installed it; amd64: linux/amd64)")
+B_FROM_DEB = ("buildah 1.28.2 from the Debian package buildah 1.28.2+ds1-3+deb12u1+b3 "
+              "(/usr/bin/buildah as the package installed it; amd64: linux/amd64)")
+INFO_NOT_RUN = "`podman info` not run (it initialises the storage): `mab-doctor podman` or -v runs it"
+
+
+def debian(podman=(P_DEB, "amd64"), buildah=(B_DEB, "amd64")):
+    """A dpkg database in which the podman and buildah packages installed /usr/bin/podman and /usr/bin/buildah."""
+    paragraphs = [f"Package: {name}\nStatus: install ok installed\nArchitecture: {arch}\nVersion: {version}\n"
+                  for name, (version, arch) in (("podman", podman), ("buildah", buildah)) if version]
+    return {"/var/lib/dpkg/status": "Package: dpkg\nStatus: install ok installed\nVersion: 1.21.22\n\n"
+                                    + "\n".join(paragraphs),
+            "/var/lib/dpkg/info/podman.list": "/.\n/usr\n/usr/bin\n/usr/bin/podman\n/usr/share/man/man1/podman.1.gz\n",
+            "/var/lib/dpkg/info/buildah.list": "/usr/bin/buildah\n"}
+
+
+def argvs(ctx):
+    return [argv for argv, _ in ctx.runner.calls]
+
+
+def test_debian_packages_answer_and_nothing_runs(host, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    ctx = host({}, dpkg=debian(), thorough=False, live=True, uname_override=Uname("6.1.0", "x86_64"))
+    r = podman(ctx)  # the strict runner fails the test on any command: neither `version` runs
+    assert argvs(ctx) == []
+    assert r.status is Status.OK and r.summary == "podman 4.3.1, buildah 1.28.2, rootful, linux/amd64"
+    assert r.data == {"versions": {"podman": "4.3.1", "buildah": "1.28.2", "podman_buildah": None},
+                      "rootless": False, "arch": "amd64"}
+    assert list(r.details) == [P_FROM_DEB, B_FROM_DEB, INFO_NOT_RUN, EMULATION_NOTE, UNVERIFIED]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert podman(host({}, dpkg=debian(), thorough=False, live=True,
+                       uname_override=Uname("6.1.0", "x86_64"))).data["rootless"] is True
+
+
+def test_with_details_asked_only_podman_info_runs(host):
+    ctx = host(res(P_INFO, captured("podman-info.json")), dpkg=debian())
+    r = podman(ctx)
+    assert argvs(ctx) == [P_INFO]
+    assert r.status is Status.OK and r.summary == "podman 4.3.1, buildah 1.28.2, rootful, linux/amd64"
+    assert list(r.details) == [P_FROM_DEB, B_FROM_DEB, "podman info: linux/amd64, rootless False, buildah library "
+                               "1.28.2, storage /var/lib/containers/storage", EMULATION_NOTE, UNVERIFIED]
+
+
+def test_a_podman_changed_since_its_package_installed_it_is_asked(host, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)  # it ran: as this user
+    ctx = host(res(P_VERSION, captured("podman-version.json")), dpkg=debian(), thorough=False)
+    ctime = os.stat(ctx.path(PODMAN)).st_ctime
+    os.utime(ctx.path("/var/lib/dpkg/info/podman.list"), (ctime - 60, ctime - 60))  # the binary was copied over later
+    r = podman(ctx)
+    assert argvs(ctx) == [P_VERSION]  # buildah still answered by its package
+    assert r.status is Status.OK and r.summary == "podman 4.3.1, buildah 1.28.2, rootful, linux/amd64"
+    assert list(r.details[:3]) == [
+        "/usr/bin/podman was changed after the Debian package podman 4.3.1+ds1-8+deb12u1+b3 installed it: "
+        "podman asked instead", "`/usr/bin/podman version --format json`: 4.3.1", B_FROM_DEB]
+    assert r.data["arch"] == "amd64"  # from `podman version`'s OsArch
+
+
+def test_a_podman_no_package_installed_is_asked(host):
+    ctx = host(res(P_VERSION, captured("podman-version.json")), dpkg=debian(podman=(None, None)), thorough=False)
+    r = podman(ctx)
+    assert argvs(ctx) == [P_VERSION]
+    assert list(r.details[:3]) == ["no Debian package named podman is installed: podman asked instead",
+                                   "`/usr/bin/podman version --format json`: 4.3.1", B_FROM_DEB]
+
+
+def test_an_architecture_independent_record_cannot_say_podman_s_architecture(host):
+    ctx = host(res(P_VERSION, captured("podman-version.json")), dpkg=debian(podman=(P_DEB, "all")), thorough=False)
+    r = podman(ctx)
+    assert argvs(ctx) == [P_VERSION]
+    assert list(r.details[:2]) == ["the Debian package podman is for 'all': not an architecture Go builds for: "
+                                   "podman asked instead", "`/usr/bin/podman version --format json`: 4.3.1"]
+    assert r.data["arch"] == "amd64"
+
+
+@pytest.mark.parametrize("debian_arch, oci", [("arm64", "linux/arm64"), ("armhf", "linux/arm")])
+def test_a_foreign_architecture_package_warns_without_running_podman(host, debian_arch, oci):
+    ctx = host({}, dpkg=debian(podman=(P_DEB, debian_arch)), thorough=False)
+    r = podman(ctx)
+    assert argvs(ctx) == []
+    assert r.status is Status.WARN
+    assert r.summary == f"Podman is a {oci} build on a linux/amd64 host: it pulls and builds {oci} by default"
+    assert r.data["arch"] == oci.partition("/")[2]
+
+
+def test_an_old_packaged_buildah_warns(host):
+    ctx = host({}, dpkg=debian(buildah=("1.22.3+ds1-2", "amd64")), thorough=False)
+    r = podman(ctx)
+    assert argvs(ctx) == [] and r.status is Status.WARN
+    assert r.summary == "buildah 1.22.3 older than 1.23.0: no multi-value --platform with --manifest"
+    assert r.remediation == BUILDAH_REMEDY
+
+
+def test_under_a_foreign_root_the_packages_answer_but_who_runs_podman_is_unknown(host):
+    refused = {argv: CommandResult(argv, refused=True) for argv in (P_VERSION, P_INFO, B_VERSION)}
+    ctx = host(refused, dpkg=debian(), thorough=False)
+    r = podman(ctx)
+    assert argvs(ctx) == []
+    assert r.status is Status.OK and r.summary == "podman 4.3.1, buildah 1.28.2, linux/amd64"
+    assert r.data == {"versions": {"podman": "4.3.1", "buildah": "1.28.2", "podman_buildah": None},
+                      "rootless": None, "arch": "amd64"}

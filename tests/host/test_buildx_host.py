@@ -97,6 +97,11 @@ def test_older_copy_in_an_earlier_extra_dir_wins_and_warns(docker_config):
     new = write_plugin(docker_config / "new", "v0.13.1")
     old = write_plugin(docker_config / "old", "v0.10.4")
     set_extra_dirs(docker_config, old.parent, new.parent)
+    # The fixture's `multi` builder saved in buildx's folder: with a created builder the doctor asks `buildx ls`
+    # (the plugin's table here), not the daemon's BuildKit, which it asks only when `default` is all there is.
+    for path, text in store_files(None, folder=str(docker_config / "config" / "buildx")).items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
     version = docker("buildx", "version")  # the real CLI picks the first extra dir: matrix pitfall 16
     assert "github.com/docker/buildx v0.10.4" in version.stdout, version.stderr
     info = docker("info", "--format", "{{json .ClientInfo.Plugins}}")

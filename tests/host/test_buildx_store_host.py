@@ -44,7 +44,11 @@ def doctor_marks(env: dict | None = None) -> tuple[str, dict[str, list[str]]]:
     proc = subprocess.run([exe, "buildx-builder", "--no-plugins", "--platform", "linux/riscv64", "--format", "json"],
                           capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
     (row,) = [r for r in json.loads(proc.stdout)["results"] if r["name"] == "buildx-builder"]
-    assert "read `docker buildx ls --format json` and buildx's own folder" in row["details"], row
+    # Either source of the builders, each with the marks read from buildx's folder: `buildx ls`, or (when only
+    # the default docker-driver builder can exist) the daemon's BuildKit workers, as buildx asks them.
+    assert any(d in ("read `docker buildx ls --format json` and buildx's own folder",
+                     "read the daemon's BuildKit workers (as `docker buildx ls` asks them) and buildx's own folder: "
+                     "only the default docker-driver builder exists") for d in row["details"]), row
     current = next(d.split()[2] for d in row["details"] if d.startswith("current builder "))
     stars = {}
     for line in row["details"]:
