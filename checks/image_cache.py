@@ -47,9 +47,10 @@ def _images(engine: str, listed: Listed, host: str) -> list[Image]:
 
 @check(name="image-cache", title="Local image cache", category="docker")
 def image_cache(ctx: Context) -> Result:
-    """What it checks: every local tagged image of Docker (when its daemon answers) and of Podman
-    (when `podman` is on PATH), listed and inspected in one command each, for an OS/architecture/
-    variant other than the host platform; `<none>` images are skipped. No `requires`: a Podman-only
+    """What it checks: every local tagged image of Docker (when its daemon answers: over its Engine API,
+    else its CLI) and of Podman (when `podman` is on PATH: read from its storage files when they settle
+    it, else `podman images` and `podman image inspect`), for an OS/architecture/variant other than the
+    host platform; `<none>` images are skipped. No `requires`: a Podman-only
     host has no Docker daemon, and depending on `docker-daemon` would skip the Podman half too; the
     Docker half reuses the run's docker facts (a hung daemon costs no further timeout).
 
