@@ -157,3 +157,17 @@ def test_version_and_python_dash_m():
     bad = subprocess.run([sys.executable, "-m", "mab_doctor", "--platform", "linux/nonsense"], capture_output=True,
                          text=True, cwd=PROJECT, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_the_process_runs_exit_hooks_plugins_registered_and_keeps_its_exit_code(tmp_path):
+    # The process leaves with os._exit (no interpreter teardown), after the hooks and the flushes.
+    import subprocess
+    import sys
+
+    mark = tmp_path / "hook-ran"
+    code = ("import atexit, sys; atexit.register(lambda path=sys.argv[1]: open(path, 'w').write('ran')); "
+            "sys.argv = ['mab-doctor', 'no-such-command-word', '--bogus']; "
+            "from mab_doctor.cli import main; print('before', flush=False); main()")
+    done = subprocess.run([sys.executable, "-c", code, str(mark)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == "before\n" and "error" in done.stderr
+    assert mark.read_text() == "ran"

@@ -6,10 +6,13 @@ import socket
 import struct
 import threading
 import time
+
+import pytest
 from pathlib import Path
 
 from mab_doctor.core.context import Context
-from mab_doctor.core.h2grpc import _Hpack, h2c_call, request_frames
+from mab_doctor.core.h2grpc import h2c_call, request_frames
+from mab_doctor.core.hpack import Hpack, MalformedHeaders
 
 from helpers import one_connection_server
 
@@ -84,7 +87,7 @@ def test_buildx_own_connection_status_12_through_the_dynamic_table():
         if raw[at + 3] == 1:
             blocks.append(raw[at + 9:at + 9 + size])
         at += 9 + size
-    hpack = _Hpack()
+    hpack = Hpack()
     seen = [hpack.block(b).get(b"grpc-status") for b in blocks]
     assert seen == [None, b"0", None, b"12"]
 
@@ -109,7 +112,7 @@ def test_settings_are_acked_and_pings_answered(tmp_path):
 
 def test_padded_data_and_a_huffman_status():
     # "12" Huffman-coded: 00001 00010 then EOS padding 111111 -> 0x08 0xbf
-    assert _Hpack().block(b"\x00\x0bgrpc-status\x82\x08\xbf") == {b"grpc-status": b"12"}
+    assert Hpack().block(b"\x00\x0bgrpc-status\x82\x08\xbf") == {b"grpc-status": b"12"}
 
 
 def test_padded_frames_are_unpadded(tmp_path):
@@ -217,3 +220,24 @@ def test_endless_frames_beside_the_answer_are_bounded(tmp_path):
     pings = fr(6, 1, 0, b"12345678") * 5000  # acks nobody asked for: 85000 bytes, and no answer
     answer = call(tmp_path, [UPGRADED + SETTINGS + pings], limit=1000)
     assert answer.error == "more than 67536 bytes received"
+
+
+def test_endless_indexed_header_frames_end_at_the_timeout(tmp_path):
+    # Each frame adds literal-with-indexing fields (empty name and value) that never end the stream: the
+    # table must not grow for ever and the deadline must hold even while frames keep arriving.
+    frames = UPGRADED + SETTINGS + b"".join(fr(1, 0x04, 1, b"\x40\x00\x00" * 5000) for _ in range(60))
+    start = time.monotonic()
+    answer = call(tmp_path, [frames, 3.0], timeout=1.0)
+    assert time.monotonic() - start < 4 and answer.message is None and answer.error
+
+
+def test_a_huge_status_number_is_an_error_value_not_an_exception(tmp_path):
+    # a literal value of 200 digits: longer than any gRPC code
+    trailer = fr(1, 5, 1, b"\x00\x0bgrpc-status\x7f\x49" + b"1" * 200)
+    answer = call(tmp_path, [UPGRADED + SETTINGS + OK_HEADERS + fr(0, 0, 1, b"\x00\x00\x00\x00\x02\x08\x01") + trailer])
+    assert answer.status is None and answer.ok and answer.message == b"\x08\x01"
+
+
+def test_index_zero_is_a_malformed_block():
+    with pytest.raises(MalformedHeaders):
+        Hpack().block(b"\x80")

@@ -207,3 +207,17 @@ def test_a_foreign_root_still_runs_nothing_and_lists_nothing(make_host):
     ctx.runner = RefusingRunner()  # what a foreign --root gets
     assert read_podman_store(ctx).why == "a foreign --root: Podman's storage is not read"
     assert listed(ctx) is None
+
+
+@pytest.mark.parametrize("env, conf, reason", [
+    ({"CONTAINER_HOST": "ssh://core@build-box/run/podman/podman.sock"}, None, "CONTAINER_HOST is set"),
+    ({"CONTAINER_CONNECTION": "build-box"}, None, "CONTAINER_CONNECTION is set"),
+    ({}, ("/etc/containers/containers.conf", "[engine]\nremote = true\n"), "a `remote` setting"),
+    ({}, ("/etc/containers/containers.conf.d/50-remote.conf", "[engine]\n  remote=true\n"), "a `remote` setting"),
+    ({"HOME": "/root"}, ("/root/.config/containers/containers.conf", "[engine]\nremote = true\n"),
+     "a `remote` setting"),
+])
+def test_a_remote_podman_is_asked_not_its_local_files(make_host, env, conf, reason):
+    # podman then lists the images of the service it connects to, not this machine's storage.
+    extra = {conf[0]: conf[1]} if conf else {}
+    falls_back(store(make_host, image(["localhost/a:1"]), env={"PATH": "/usr/bin", **env}, extra=extra), reason)

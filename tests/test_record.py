@@ -152,3 +152,35 @@ def test_overwriting_setattr_is_refused():
 
             def __setattr__(self, name, value):
                 pass
+
+
+def test_dataclasses_see_a_frozen_class_and_plugins_may_subclass_it():
+    @record
+    class Base:
+        """A record, as Result and Fix are."""
+        x: int
+
+    assert Base.__dataclass_params__.frozen and Base.__dataclass_params__.eq
+
+    @dataclass(frozen=True)
+    class PluginResult(Base):
+        """A plugin's own frozen dataclass on top of it."""
+        y: int = 0
+
+    assert PluginResult(1, 2) == PluginResult(1, 2) and repr(PluginResult(1)) .endswith("PluginResult(x=1, y=0)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PluginResult(1).y = 3
+    with pytest.raises(TypeError, match="non-frozen"):
+        @dataclass
+        class Mutable(Base):
+            """Refused, as for any frozen dataclass."""
+            z: int = 0
+
+    @record
+    class Again(PluginResult):
+        """A record on top of a stdlib frozen dataclass."""
+        z: int = 5
+
+    assert repr(Again(1)).endswith("Again(x=1, y=0, z=5)") and Again(1) == Again(1, 0, 5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Again(1).z = 2

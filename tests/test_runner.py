@@ -363,3 +363,18 @@ def test_model_values_are_frozen():
                               (Outcome(None, Result.ok("x")), "duration_s")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, field_name, "changed")
+
+
+def test_a_tasks_listeners_run_once_it_is_done_and_see_it_done():
+    from mab_doctor.core.tasks import Task
+
+    seen = []
+    task = Task(lambda: 7)
+    task.when_done(lambda: seen.append(("early", task.done, task.value)))
+    task.run_if_unclaimed()
+    task.when_done(lambda: seen.append(("late", task.done, task.value)))
+    assert seen == [("early", True, 7), ("late", True, 7)]
+    cancelled = Task(lambda: 1)
+    cancelled.when_done(lambda: seen.append(("cancelled", cancelled.done, type(cancelled.error).__name__)))
+    cancelled.cancel()
+    assert seen[-1] == ("cancelled", True, "Cancelled")

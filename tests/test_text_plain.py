@@ -136,6 +136,8 @@ def test_what_rich_would_change_is_left_to_rich():
     assert plain_table(table, 23) is None  # one cell short: rich would wrap a column
     for odd in ("a\tb", "a\u2028b", "x\u200dy", "x\ufe0f", "trailing ", "cr\r"):
         assert plain_table(Table(("target", odd), ()), 200) is None, odd
+    for invisible in ("\u200b", "\ufeff", "\u0301"):  # a whole column of zero width: rich drops its text
+        assert plain_table(Table(("target", invisible), ((("linux/amd64", ""), ("", "")),)), 200) is None
 
 
 PIECES = [*"ab -/:[]`\t\n\r\x1b\x00\x7f\x9b", "宽", "👍", "🏽", "\u0301", "\u200d", "\ufe0f", "\u200b", "\u2028",

@@ -145,8 +145,7 @@ def _warm(ctx, pool) -> None:
     from mab_doctor.engines.buildx import find_candidates, plugin_dirs, plugin_metadata
 
     docker, plugins = docker_binary(ctx), find_candidates(ctx, plugin_dirs(ctx)[0])[0]
-    import os
-    if plugins and ctx.is_executable(plugins[0][1]) and not os.environ.get("NO_META"):
+    if plugins and ctx.is_executable(plugins[0][1]):
         start(lambda: plugin_metadata(ctx, plugins[0][1]))
     if docker and plugins:
         from mab_doctor.engines.builders import list_builders

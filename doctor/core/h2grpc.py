@@ -8,6 +8,7 @@ import struct
 import time
 from typing import Protocol
 
+from mab_doctor.core.hpack import Hpack, MalformedHeaders, literal
 from mab_doctor.core.record import record
 
 MAX_MESSAGE = 4 * 1024 * 1024  # a worker list is a few hundred bytes; anything near this is not one
@@ -15,9 +16,6 @@ MAX_FRAME = 16384  # the HTTP/2 default: we never announce a larger one, so a la
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, CONTINUATION = 0, 1, 3, 4, 5, 6, 7, 9
 END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY = 0x1, 0x1, 0x4, 0x8, 0x20
-# HPACK's Huffman codes (RFC 7541 appendix B) of "grpc-status" (as dockerd sends it) and of digits (code, bits).
-STATUS_HUFFMAN = bytes.fromhex("9acac8b21234da8f")
-DIGITS = {(d, 5): str(d) for d in range(3)} | {(0x16 + d, 6): str(d) for d in range(3, 10)}
 
 
 @record
@@ -55,109 +53,12 @@ def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
     return struct.pack(">I", len(payload))[1:] + bytes((kind, flags)) + struct.pack(">I", stream) + payload
 
 
-def _int(value: int, prefix: int, first: int) -> bytes:
-    # HPACK integer: ``prefix`` bits in the first byte, then 7 bits a byte.
-    top = (1 << prefix) - 1
-    if value < top:
-        return bytes((first | value,))
-    out, value = bytearray((first | top,)), value - top
-    while value >= 128:
-        out.append(value % 128 | 128)
-        value //= 128
-    return bytes(out + bytes((value,)))
-
-
-def _literal(index: int, value: str, name: str = "") -> bytes:
-    # Literal without indexing (static name index, or a new name): nothing for the server to remember.
-    name_part = _int(len(name), 7, 0) + name.encode() if not index else b""
-    return _int(index, 4, 0) + name_part + _int(len(value), 7, 0) + value.encode()
-
-
 def request_frames(method: str, message: bytes) -> bytes:
     """Our half of the call: HEADERS (POST ``method``) then DATA (the prefixed message, END_STREAM)."""
-    block = (b"\x83\x86" + _literal(4, method) + _literal(1, "localhost")  # :method POST, :scheme http
-             + _literal(0, "application/grpc", "content-type") + _literal(0, "trailers", "te"))
+    block = (b"\x83\x86" + literal(4, method) + literal(1, "localhost")  # :method POST, :scheme http
+             + literal(0, "application/grpc", "content-type") + literal(0, "trailers", "te"))
     body = b"\x00" + struct.pack(">I", len(message)) + message
     return frame(HEADERS, END_HEADERS, 1, block) + frame(DATA, END_STREAM, 1, body)
-
-
-def _digits(raw: bytes) -> str | None:
-    bits, out = "".join(f"{b:08b}" for b in raw), ""
-    while len(bits) >= 8 or set(bits) - {"1"}:  # what may be left: EOS padding, under 8 bits, all ones
-        n = next((n for n in (5, 6) if len(bits) >= n and (int(bits[:n], 2), n) in DIGITS), None)
-        if n is None:
-            return None
-        out, bits = out + DIGITS[(int(bits[:n], 2), n)], bits[n:]
-    return out
-
-
-class _Hpack:
-    """Just enough HPACK to find grpc-status: dynamic-table indexes followed; other names are not decoded."""
-
-    def __init__(self) -> None:
-        self.table: list[tuple[bytes, bytes, int]] = []  # (name, value, name's decoded length bound), newest first
-        self.size, self.limit, self.unsure = 0, 4096, False
-
-    def block(self, data: bytes) -> dict[bytes, bytes]:
-        fields, at = {}, 0
-        while at < len(data):
-            b = data[at]
-            if b & 0x80:
-                index, at = self._int(data, at, 7)
-                fields.update([self._entry(index)[:2]])
-            elif b & 0xE0 == 0x20:  # the server resizes its table
-                self.limit, at = self._int(data, at, 5)
-                self.unsure = self.unsure or self.size > self.limit
-            else:
-                keep = b & 0xC0 == 0x40
-                index, at = self._int(data, at, 6 if keep else 4)
-                if index:
-                    name, _, bound = self._entry(index)
-                else:
-                    name, at, bound = self._string(data, at)
-                value, at, size = self._string(data, at)
-                fields[name] = value
-                if keep:  # entry sizes count decoded lengths: for undecoded Huffman, upper bounds
-                    self.table.insert(0, (name, value, bound))
-                    self.size += 32 + bound + size
-                    self.unsure = self.unsure or self.size > self.limit  # which entries went is unknown
-        return fields
-
-    def _int(self, data: bytes, at: int, prefix: int) -> tuple[int, int]:
-        top = (1 << prefix) - 1
-        value, at, shift = data[at] & top, at + 1, 0
-        if value < top:
-            return value, at
-        while True:
-            if at >= len(data) or shift > 28:
-                raise _Bad("malformed header block")
-            value, at, shift = value + ((data[at] & 127) << shift), at + 1, shift + 7
-            if not data[at - 1] & 128:
-                return value, at
-
-    def _string(self, data: bytes, at: int) -> tuple[bytes, int, int]:
-        """(the string, where the next field starts, an upper bound of its decoded length)."""
-        if at >= len(data):
-            raise _Bad("malformed header block")
-        huffman = bool(data[at] & 0x80)
-        length, at = self._int(data, at, 7)
-        raw = data[at:at + length]
-        if len(raw) != length:
-            raise _Bad("malformed header block")
-        if not huffman:
-            return raw, at + length, length
-        if raw == STATUS_HUFFMAN:
-            return b"grpc-status", at + length, 11
-        digits = _digits(raw)
-        # Other Huffman text is not decoded (a placeholder keeps its place); the shortest code has 5 bits.
-        return (digits.encode() if digits is not None else b":huffman"), at + length, length * 8 // 5
-
-    def _entry(self, index: int) -> tuple[bytes, bytes, int]:
-        if 0 < index <= 61:
-            return b":static", b"", 64  # the static table holds no gRPC names (the longest has 27 bytes)
-        if index - 62 < len(self.table) and not self.unsure:
-            return self.table[index - 62]
-        return b":unknown", b"", 4096
 
 
 def _upgrade(conn: socket.socket, path: str, deadline: float) -> bytes:
@@ -190,7 +91,7 @@ def _exchange(conn: socket.socket, path: str, method: str, message: bytes, deadl
     window = limit + 65536  # the whole answer fits the window: no flow control to keep up with
     conn.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HIHI", 2, 0, 4, window))
                  + frame(8, 0, 0, struct.pack(">I", window - 65535)) + request_frames(method, message))
-    hpack, body, fields, block, ending, received = _Hpack(), bytearray(), {}, None, False, len(buf)
+    hpack, body, fields, block, ending, received = Hpack(), bytearray(), {}, None, False, len(buf)
     while True:
         while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
             if len(buf) >= 9 and int.from_bytes(buf[:3], "big") > MAX_FRAME:
@@ -199,6 +100,8 @@ def _exchange(conn: socket.socket, path: str, method: str, message: bytes, deadl
             buf, received = buf + chunk, received + len(chunk)
             if received > 2 * limit + 65536:  # pings, settings, other streams: bounded too
                 raise _Bad(f"more than {2 * limit + 65536} bytes received")
+        if time.monotonic() > deadline:  # a server that never stops sending frames
+            raise socket.timeout
         size, kind, flags = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
         stream, payload, buf = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + size], buf[9 + size:]
         if block is not None and (kind != CONTINUATION or stream != 1):
@@ -258,7 +161,7 @@ def _unpad(kind: int, flags: int, payload: bytes) -> bytes:
 
 def _answer(call: str, body: bytes, fields: dict[bytes, bytes]) -> GrpcAnswer:
     raw = fields.get(b"grpc-status")
-    status = int(raw) if raw and raw.isdigit() else None
+    status = int(raw) if raw and raw.isdigit() and len(raw) <= 3 else None  # gRPC's codes are 0-16
     if status:
         return GrpcAnswer(call, status=status, error=f"grpc-status {status}")
     if not body:
@@ -285,7 +188,7 @@ def h2c_call(sock: str, upgrade_path: str, method: str, message: bytes, *, timeo
             conn.settimeout(timeout)
             conn.connect(sock)
             body, fields = _exchange(conn, upgrade_path, method, message, deadline, limit)
-    except _Bad as exc:
+    except (_Bad, MalformedHeaders) as exc:
         return GrpcAnswer(method, error=str(exc))
     except socket.timeout:
         return GrpcAnswer(method, error=f"timed out after {timeout:g}s")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -144,6 +143,8 @@ def _from_os_release(usable: dict[str, bytes], notes: list[str]) -> DistroInfo |
 
 def _from_distro(usable: dict[str, bytes], notes: list[str]) -> DistroInfo:
     """The `distro` library's reading of private copies of the usable release files."""
+    import tempfile  # here, not at the top: only this fallback and private_procfs need a folder
+
     import distro  # imported lazily: most hosts are answered by their os-release alone
 
     with tempfile.TemporaryDirectory(prefix="mab-doctor-distro-") as tmp:
@@ -165,6 +166,8 @@ def _from_distro(usable: dict[str, bytes], notes: list[str]) -> DistroInfo:
 @contextmanager
 def private_procfs(fs: HostFS) -> Iterator[tuple[str, list[str]]]:
     """(a private directory holding copies of the root's /proc files psutil reads, notes)."""
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="mab-doctor-proc-") as tmp:
         (Path(tmp) / "proc").mkdir()
         notes = [why for name in PROC_FILES if (why := _copy(fs, f"/proc/{name}", Path(tmp), limit=16 << 20))]

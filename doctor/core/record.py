@@ -25,13 +25,19 @@ def record(cls: C | None = None, *, eq: bool = True, order: bool = False) -> Any
 
 
 def _make(cls: C, eq: bool, order: bool) -> C:
-    cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields only: nothing compiled
+    # Fields only, nothing compiled; a subclass of a frozen dataclass must be processed as frozen (dataclasses
+    # refuses the mix), and then dataclasses adds the two frozen methods itself.
+    frozen_base = any(getattr(getattr(b, "__dataclass_params__", None), "frozen", False) for b in cls.__mro__[1:])
+    cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=frozen_base)
+    # What the class is, for dataclasses and for subclasses (a plugin's @dataclass(frozen=True) of a Result):
+    params = cls.__dataclass_params__
+    params.init, params.repr, params.eq, params.order, params.frozen = True, True, eq, order, True
     fields = dataclasses.fields(cls)
     names = frozenset(f.name for f in fields)
     compared = tuple(f.name for f in fields if f.compare)
     shown = tuple(f.name for f in fields if f.repr)
     key = _key(compared)
-    methods: list[Callable] = [_init(cls, fields), _repr(shown), *_frozen(cls, names)]
+    methods: list[Callable] = [_init(cls, fields), _repr(shown), *([] if frozen_base else _frozen(cls, names))]
     if eq:
         methods += _equality(key)
     if order:

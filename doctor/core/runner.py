@@ -190,20 +190,18 @@ class _Run:
             if chk.name in self.tasks or chk.name in self.worst:
                 continue
             if all(r in self.worst for r in chk.requires) and _blocked(chk, self.worst) is None:
-                self.tasks[chk.name] = self.pool.submit(self._call, chk)
+                self._submit(chk)
 
-    def _call(self, chk: Check) -> tuple[list[Result], float]:
-        try:
-            return call_isolated(chk, self.ctx)
-        finally:
-            self.settled.set()
+    def _submit(self, chk: Check) -> None:
+        task = self.tasks[chk.name] = self.pool.submit(call_isolated, chk, self.ctx)
+        task.when_done(self.settled.set)
 
     def _finish(self, chk: Check) -> tuple[list[Result], float]:
         blocked = _blocked(chk, self.worst)
         if blocked is not None:
             return [blocked], 0.0
         if chk.name not in self.tasks:
-            self.tasks[chk.name] = self.pool.submit(self._call, chk)
+            self._submit(chk)
         task = self.tasks[chk.name]
         while not task.abandoned and not task.done:
             self.settled.wait(WAKE_S)

@@ -37,6 +37,7 @@ class Task:
         self._claimed = False
         self._claim_lock = threading.Lock()
         self._finished = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
 
     def _claim(self) -> bool:
         with self._claim_lock:
@@ -55,13 +56,28 @@ class Task:
         except BaseException as exc:  # handed to whoever waits, who re-raises it
             self.error = exc
         finally:
-            self._finished.set()
+            self._finish()
 
     def cancel(self) -> None:
         """Make sure nobody starts it any more (a running or finished task is left alone)."""
         if self._claim():
             self.error = Cancelled()
-            self._finished.set()
+            self._finish()
+
+    def when_done(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once the task has finished (at once, here, when it already has)."""
+        with self._claim_lock:
+            if not self._finished.is_set():
+                self._listeners.append(fn)
+                return
+        fn()
+
+    def _finish(self) -> None:
+        self._finished.set()  # first: a listener woken now sees the task done
+        with self._claim_lock:
+            listeners, self._listeners = self._listeners, []
+        for fn in listeners:
+            fn()
 
     @property
     def done(self) -> bool:

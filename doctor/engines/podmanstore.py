@@ -131,14 +131,34 @@ def _driver_dir(ctx: "Context", graphroot: str, driver: str | None) -> str:
     return f"{graphroot}/{driver}-images"
 
 
+def _remote_conf(ctx: "Context") -> str | None:
+    """A containers.conf (system, admin, the user's, or a drop-in of either) that sets `remote`, or None."""
+    home = ctx.env.get("XDG_CONFIG_HOME") or f"{ctx.env.get('HOME', '/root')}/.config"
+    files = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf",
+             f"{home}/containers/containers.conf"]
+    for folder in ("/etc/containers/containers.conf.d", f"{home}/containers/containers.conf.d"):
+        files += [f"{folder}/{name}" for name in ctx.listdir(folder)]
+    for path in files:
+        text = ctx.read_text(path, 1 << 20)
+        if text and re.search(r"(?m)^\s*remote\s*=", text):
+            return path
+    return None
+
+
 def _location(ctx: "Context") -> str:
     """The images directory rootful Podman 4.3 reads (with no --root/--storage-driver flags)."""
     env = ctx.env
     if not ctx.is_root:
         raise Unsure("rootless Podman: its storage path depends on its user namespace setup")
-    for name in ("_CONTAINERS_ROOTLESS_UID", "STORAGE_OPTS"):
+    # CONTAINER_HOST / CONTAINER_CONNECTION (or `remote = true` in a containers.conf) make `podman` a client
+    # of another machine's service: its images are that machine's, not these files'.
+    for name in ("_CONTAINERS_ROOTLESS_UID", "STORAGE_OPTS", "CONTAINER_HOST", "CONTAINER_CONNECTION",
+                 "CONTAINERS_CONF"):
         if name in env:
             raise Unsure(f"{name} is set")
+    remote = _remote_conf(ctx)
+    if remote:
+        raise Unsure(f"{remote}: a `remote` setting (podman may be a client of another service)")
     path = _conf_path(ctx)
     storage = _conf(ctx, path) if path else {}
     if _mentions_stores(storage):

@@ -74,6 +74,8 @@ def plain_table(table: Table, width: int) -> str | None:
     # Each column has a blank of padding on each inner side: two between neighbours, none at the edges.
     if sum(widths) + 2 * (len(widths) - 1) > width:  # rich would shrink and wrap columns to fit
         return None
+    if 0 in widths:  # a column of zero-width text only (a lone U+200B, a combining mark): rich drops it
+        return None
     return "".join("  ".join(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths)) + "\n"
                    for row in grid)
 
