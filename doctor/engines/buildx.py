@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mab_doctor.core.commands import quick_go_env
 from mab_doctor.core.facts import Fact
 from mab_doctor.engines.docker import cli_config, config_dir
 
@@ -55,7 +56,7 @@ def find_candidates(ctx: "Context", dirs: list[str]) -> tuple[list[tuple[int, st
 
 
 def _metadata(ctx: "Context", path: str) -> "CommandResult":
-    return ctx.run(path, "docker-cli-plugin-metadata")
+    return ctx.run(path, "docker-cli-plugin-metadata", env=quick_go_env(ctx.env))
 
 
 METADATA: Fact["CommandResult"] = Fact("plugin metadata", _metadata)

@@ -7,6 +7,7 @@ import re
 from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from mab_doctor.core.commands import quick_go_env
 from mab_doctor.core.facts import Fact
 from mab_doctor.core.jsonout import json_documents
 from mab_doctor.core.record import record
@@ -229,7 +230,8 @@ def _ask_docker(ctx: "Context") -> DockerFacts:
     if binary is None:
         return DockerFacts(None, "missing" if ctx.is_live else "refused", message="docker is not on PATH")
     # The CLI's own version (and the daemon's answer to it) and the daemon's info, asked at once.
-    res, api_info = ctx.map(lambda ask: ask(), [lambda: ctx.run(binary, "version", "--format", "{{json .}}"),
+    res, api_info = ctx.map(lambda ask: ask(), [lambda: ctx.run(binary, "version", "--format", "{{json .}}",
+                                                                 env=quick_go_env(ctx.env)),
                                                  lambda: _api_info(ctx, api_socket(ctx))])
     data = _first_json(res.stdout)
     state, message = _state(res, data)

@@ -348,3 +348,11 @@ def test_the_winner_names_its_directory_by_position(host):
     path = "/usr/local/lib/docker/cli-plugins/docker-buildx"
     res = buildx(host({path: "v0.12.1"}))
     assert res.details[-1] == f"plugin: {path} (directory 2 of 5), version v0.12.1"
+
+
+def test_the_metadata_question_runs_the_plugin_as_a_quick_go_program(host):
+    path = "/usr/libexec/docker/cli-plugins/docker-buildx"
+    ctx = host({path: "v0.12.1"})
+    assert buildx(ctx).status is Status.OK
+    (env,) = [e for (argv, _), e in zip(ctx.runner.calls, ctx.runner.envs) if argv == (path, "docker-cli-plugin-metadata")]
+    assert env == {**ctx.env, "GOMAXPROCS": "1", "GOGC": "off", "GOMEMLIMIT": "256MiB"}

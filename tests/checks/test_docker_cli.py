@@ -132,3 +132,16 @@ def test_run_as_the_docker_doctor_plugin_the_cli_that_started_it_is_the_one_judg
     assert docker_binary(ctx) == "/opt/docker-20/bin/docker"
     ctx.env = {**ctx.env, "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND": "docker"}  # not a path: PATH decides
     assert docker_binary(ctx) == "/usr/bin/docker"
+
+
+def test_docker_version_runs_as_a_quick_go_program_unless_the_user_tuned_go(docker_host):
+    ctx = docker_host.up()
+    docker_cli(ctx)
+    (env,) = [e for (argv, _), e in zip(ctx.runner.calls, ctx.runner.envs) if argv == VERSION]
+    assert (env["GOMAXPROCS"], env["GOGC"], env["GOMEMLIMIT"]) == ("1", "off", "256MiB")
+    assert {k: v for k, v in env.items() if not k.startswith("GO")} == dict(ctx.env)
+    tuned = docker_host.up()
+    tuned.env = {**tuned.env, "GOGC": "50"}
+    docker_cli(tuned)
+    (env,) = [e for (argv, _), e in zip(tuned.runner.calls, tuned.runner.envs) if argv == VERSION]
+    assert env == dict(tuned.env)  # the user's own Go setting: nothing of ours added
