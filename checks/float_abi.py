@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mab_doctor.api import Context, Result, check
-from mab_doctor.host.hostinfo import HostFacts, cpuinfo_field, host_facts, placement
+from mab_doctor.host.hostinfo import HostFacts, host_facts, placement
 from mab_doctor.host.placement import IMPOSSIBLE, NATIVE
 from mab_doctor.host.platforms import EM_ARM, parse_platform
 
@@ -42,8 +42,7 @@ def float_abi(ctx: Context) -> Result:
     p = facts.platform
     if not arm32 and (p is None or p.arch not in ("arm", "arm64")):
         return Result.skip(f"not an ARM host ({p.oci if p else facts.kernel_machine})")
-    cpuinfo = ctx.read_text("/proc/cpuinfo") or ""
-    features = set((cpuinfo_field(cpuinfo, "Features") or "").lower().split())
+    features = facts.cpu.features
     vfp = bool(facts.cpu.vfp)  # the same reading the placement rule uses
     neon = bool(features & NEON_FEATURES)
     runs, dies = _verdicts(ctx)

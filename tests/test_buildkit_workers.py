@@ -195,7 +195,7 @@ def test_other_builders_possible_means_buildx_ls_without_asking_the_daemon(make_
 
 
 def test_a_hung_daemon_costs_one_timeout_and_no_buildx_ls(make_host, base_host):
-    daemon = Daemon({LIST: GrpcAnswer(LIST, error="timed out after 10s")})
+    daemon = Daemon({LIST: GrpcAnswer(LIST, error="timed out after 10s", timed_out=True)})
     ctx = fake_host(make_host, base_host, daemon)
     assert list_builders(ctx, DOCKER) == ([], [], f"gRPC {LIST}: timed out after 10s (the default builder's node "
                                                   "does not answer)")

@@ -101,3 +101,14 @@ def test_files_buildx_would_fail_on_are_said(store):
         store({f"{ROOT}/current": "{"})
     with pytest.raises(StoreUnreadable, match="instances/beta is not a builder"):
         store({f"{ROOT}/current": current(name="beta"), f"{ROOT}/instances/beta": "[1]"})
+
+
+def test_each_file_is_read_once_per_reading(make_host):
+    # the current builder's instance file is asked for twice (as the current one, and for its platforms)
+    ctx = make_host({**INSTANCES, f"{ROOT}/current": current(name="Alpha")}, env={"HOME": "/root"})
+    read = []
+    real = ctx.read_text
+    ctx.read_text = lambda path, limit=None: read.append(path) or real(path, limit)
+    got = read_store(ctx, ["Alpha", "beta"])
+    assert got.current == "Alpha" and got.configured["Alpha"] == {"alpha0": ("linux/arm64", "linux/arm/v7")}
+    assert sorted(read) == [f"{ROOT}/current", f"{ROOT}/instances/alpha", f"{ROOT}/instances/beta"]

@@ -220,6 +220,18 @@ def test_a_host_without_a_name_is_its_file_name_and_names_are_escaped(capsys, re
     assert "  linux/arm64: spare-box says OK, 2 others FAIL\n" in out and "\x1b" not in out
 
 
+def test_a_wide_host_name_is_padded_by_the_terminal_cells_it_takes(capsys, reports, made):
+    wide = json.loads(json.dumps(made["vm"]))
+    wide["host"]["hostname"] = "构建机"  # three characters, six cells on a terminal
+    _save(reports / "wide.json", wide, "2024-05-01T11:00:00Z")
+    code, out, _ = run(capsys, "reports/wide.json", "reports/vm.json")
+    assert code == 0
+    assert out.splitlines()[2:5] == [
+        "name    age  host  linux/amd64  linux/arm64  linux/arm/v7",
+        "构建机  1 h  OK    OK           OK           OK",
+        "vm      3 h  OK    OK           OK           OK"]
+
+
 def test_output_file_and_ci_verdict(capsys, reports, tmp_path, fleet_schema):
     target = tmp_path / "fleet.json"
     code, out, err = run(capsys, "reports/pizero.json", "reports/vm.json", "--format", "json", "--output",

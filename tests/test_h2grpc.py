@@ -178,6 +178,7 @@ def test_a_hung_server_costs_the_timeout_once(tmp_path):
     start = time.monotonic()
     answer = call(tmp_path, [UPGRADED + SETTINGS, 2.0], timeout=0.5)
     assert answer.error == "timed out after 0.5s" and time.monotonic() - start < 2.5
+    assert answer.timed_out is True
 
 
 def test_a_trickling_server_is_bounded_by_the_whole_deadline(tmp_path):
@@ -191,6 +192,7 @@ def test_a_trickling_server_is_bounded_by_the_whole_deadline(tmp_path):
 def test_no_socket_and_a_foreign_root(tmp_path):
     answer = h2c_call(str(tmp_path / "none.sock"), "/grpc", LIST, b"", timeout=1)
     assert answer.message is None and "No such file" in answer.error
+    assert answer.timed_out is False
     ctx = Context(root=tmp_path, live=True)
     refused = ctx.grpc("/var/run/docker.sock", "/grpc", LIST, b"")
     assert refused.error == "not asked (not this machine's own root)" and not refused.ok

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mab_doctor.host import packages
-from mab_doctor.host.packages import (Packaged, installed_by, oci_platform, package_answer, paragraphs,
+from mab_doctor.host.packages import (Packaged, oci_platform, package_answer, paragraphs,
                                       upstream_version)
 
 STATUS, INFO = "/var/lib/dpkg/status", "/var/lib/dpkg/info"
@@ -21,6 +21,11 @@ def para(name, version, arch="amd64", status="install ok installed", **more):
     extra = "".join(f"{k.replace('_', '-')}: {v}\n" for k, v in more.items())
     return (f"Package: {name}\nStatus: {status}\nPriority: optional\nInstalled-Size: 40213\nArchitecture: {arch}\n"
             f"{extra}Version: {version}\nDescription: {name}, a tool\n a longer description\n .\n more\n")
+
+
+def installed_by(ctx, path, candidates):
+    """The package answer alone (its reason is asserted by the tests that need it)."""
+    return package_answer(ctx, path, candidates)[0]
 
 
 NEIGHBOURS = [para("podman-docker", "4.3.1+ds1-8", "all", Depends="podman"), para("podmanx", "9.9"),

@@ -14,8 +14,8 @@ import pytest
 from helpers import PROJECT
 from mab_doctor.cli import main
 from mab_doctor.commands import COMMANDS, RUN
-from mab_doctor.commands.arguments import build_parser
-from mab_doctor.commands.manpage import command_exits, exit_codes, render
+from mab_doctor.commands.arguments import EXIT_CODES, build_parser
+from mab_doctor.commands.manpage import command_exits, render
 
 SHIPPED = PROJECT / "doctor" / "data" / "mab-doctor.1"
 
@@ -94,7 +94,9 @@ def test_help_lists_the_exit_codes_in_the_readme_words(capsys):
     assert "\n  130  interrupted (Ctrl-C): any run ends within a second, even with a check stuck\n" in out
     readme = _readme_exit_codes()
     assert set(readme) == {"0", "1", "2", "130"}
-    assert dict(exit_codes()) == readme
+    assert dict(EXIT_CODES) == readme
+    flat = " ".join(out.partition("\nexit codes:\n")[2].split())
+    assert flat == " ".join(f"{code} {text}" for code, text in readme.items())
 
 
 def test_exit_status_names_each_command_s_own_codes():

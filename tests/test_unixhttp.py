@@ -34,12 +34,14 @@ def test_a_socket_that_never_answers_costs_the_timeout_once(tmp_path):
     start = time.monotonic()
     answer = unix_request(str(sock), "POST", "/build/prune", timeout=0.5)
     assert not answer.ok and answer.error == "timed out after 0.5s" and time.monotonic() - start < 2
+    assert answer.timed_out is True
     assert answer.describe() == "`POST /build/prune`: timed out after 0.5s"
 
 
 def test_no_socket_and_a_foreign_root_are_values(tmp_path):
     answer = unix_request(str(tmp_path / "none.sock"), "GET", "/_ping", timeout=1)
     assert not answer.ok and answer.status is None and "No such file" in answer.error
+    assert answer.timed_out is False
     ctx = Context(root=tmp_path, live=True)  # commands may "run" in tests; sockets are never asked
     assert ctx.request("/var/run/docker.sock", "GET", "/_ping").error.startswith("not asked")
     assert ctx.request("/var/run/docker.sock", "GET", "/_ping").json() is None

@@ -143,18 +143,22 @@ def _wrapped(text: str) -> str:
     return "\n".join(textwrap.fill(para, HELP_WIDTH) for para in text.split("\n"))
 
 
+# The README's exit code table, word for word: --help lists it, the man page's EXIT STATUS too.
+EXIT_CODES = (
+    ("0", "no FAIL and no ERROR (WARN and SKIP allowed unless --strict)"),
+    ("1", "a FAIL or ERROR; a WARN under --strict; --fix: a selected check still fails afterwards, root "
+          "was needed, or the plan was not confirmed"),
+    ("2", "usage error (unknown check or command, bad platform, unreadable --root, unwritable --output, "
+          "two reports for stdout, a file that is not a report): one line on stderr"),
+    ("130", "interrupted (Ctrl-C): any run ends within a second, even with a check stuck"),
+)
+
+
 def _epilog() -> str:
     width = max(len(c.name) for c in COMMANDS)
     rows = "\n".join(f"  {c.name:<{width}}  {c.summary}" for c in COMMANDS)
-    # The README's exit code table, word for word; the man page's EXIT STATUS reads them from here.
-    codes = (("0", "no FAIL and no ERROR (WARN and SKIP allowed unless --strict)"),
-             ("1", "a FAIL or ERROR; a WARN under --strict; --fix: a selected check still fails afterwards, root "
-                   "was needed, or the plan was not confirmed"),
-             ("2", "usage error (unknown check or command, bad platform, unreadable --root, unwritable --output, "
-                   "two reports for stdout, a file that is not a report): one line on stderr"),
-             ("130", "interrupted (Ctrl-C): any run ends within a second, even with a check stuck"))
     exits = "\n".join(textwrap.fill(text, HELP_WIDTH, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7)
-                      for code, text in codes)
+                      for code, text in EXIT_CODES)
     return f"commands (`{PROG} help COMMAND` for each):\n{rows}\n\nexit codes:\n{exits}"
 
 
@@ -179,6 +183,12 @@ def build_parser(command: Command = RUN) -> argparse.ArgumentParser:
 
         p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return p
+
+
+@functools.cache
+def visible_actions(command: Command = RUN) -> tuple[argparse.Action, ...]:
+    """The options ``command``'s --help lists (hidden ones and operands left out), from its parser built once."""
+    return tuple(a for a in build_parser(command)._actions if a.option_strings and a.help != argparse.SUPPRESS)
 
 
 @functools.cache

@@ -24,9 +24,7 @@ def selected_checks(opts: Options) -> tuple[list, list]:
 
     reg = registry(opts)
     try:
-        # Built-ins are known by their descriptions; their modules are imported here, on the main thread,
-        # while _warm's facts start, not inside a check's time budget on a worker.
-        checks = [c.resolved() for c in select(reg.checks, opts.names, opt_in=opts.build)]
+        checks = select(reg.checks, opts.names, opt_in=opts.build)
     except UnknownCheck as exc:
         raise UsageError(f"unknown check {shown(exc.args[0])} (known: {', '.join(reg.names)})") from None
     return checks, [p for p in reg.problems if not opts.names or p.name in opts.names]
@@ -82,12 +80,12 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
         _warm(ctx, pool)  # the slowest answers of a full run start now, while the checks are still being imported
     try:
         checks, problems = selected_checks(opts)
-    except BaseException:  # an unknown check name: its workers must not outlive the usage error
+        # The checks' modules are imported here, on the main thread, while _warm's facts start.
+        stream = run_checks(checks, ctx, problems=problems, jobs=opts.jobs, pool=pool)
+    except BaseException:  # an unknown check name, a check that cannot be imported: no worker outlives it
         pool.close()
         raise
-    _prefetch_renderers(opts)
     start = time.monotonic()
-    stream = run_checks(checks, ctx, problems=problems, jobs=opts.jobs, pool=pool)
     if not spinner:
         return list(stream), ctx, time.monotonic() - start
     from rich.console import Console
@@ -103,27 +101,6 @@ def run_once(opts: Options, *, spinner: bool = False) -> tuple[list, Any, float]
             outcomes.append(outcome)
             status.update(f"ran {outcome.check.title}")
     return outcomes, ctx, time.monotonic() - start
-
-
-def _prefetch_renderers(opts: Options) -> None:
-    """Import the report's renderers on a thread while the checks run: the run spends that time waiting on
-    processes and sockets, and the text renderer's rich costs a fifth of a run to import."""
-    import threading
-
-    from mab_doctor.report.formats import RENDERER_MODULES
-
-    modules = [RENDERER_MODULES[s.format] for s in opts.sinks if s.format in RENDERER_MODULES]
-
-    def load() -> None:
-        import importlib
-
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except Exception:  # noqa: BLE001 - rendering imports it again and reports the failure there
-                pass
-    if modules:
-        threading.Thread(target=load, name="renderers", daemon=True).start()
 
 
 def _warm(ctx, pool) -> None:
@@ -142,9 +119,9 @@ def _warm(ctx, pool) -> None:
     from mab_doctor.engines.docker import docker_binary, docker_facts
 
     start(lambda: docker_facts(ctx))
-    from mab_doctor.engines.buildx import find_candidates, plugin_dirs, plugin_metadata
+    from mab_doctor.engines.buildx import plugin_candidates, plugin_metadata
 
-    docker, plugins = docker_binary(ctx), find_candidates(ctx, plugin_dirs(ctx)[0])[0]
+    docker, plugins = docker_binary(ctx), plugin_candidates(ctx)
     if plugins and ctx.is_executable(plugins[0][1]):
         start(lambda: plugin_metadata(ctx, plugins[0][1]))
     if docker and plugins:

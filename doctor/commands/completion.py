@@ -7,7 +7,7 @@ import shlex
 
 from mab_doctor.checks import BUILTIN
 from mab_doctor.commands import COMMANDS, RUN, Command
-from mab_doctor.commands.arguments import PROG, build_parser, value_options
+from mab_doctor.commands.arguments import PROG, value_options, visible_actions
 from mab_doctor.commands.options import Options, UsageError, shown
 from mab_doctor.commands.output import emit
 from mab_doctor.core.record import record
@@ -45,8 +45,7 @@ def _opt(a: argparse.Action) -> Opt:
 
 
 def _spec(command: Command) -> Spec:
-    actions = build_parser(command)._actions
-    options = tuple(_opt(a) for a in actions if a.option_strings and a.help != argparse.SUPPRESS)
+    options = tuple(map(_opt, visible_actions(command)))
     metavar, nargs, _ = command.operand or ("", "", "")
     kind = OPERAND_KINDS.get(metavar, "files") if command.operand else ""
     return Spec(command.name, options, kind, 0 if not command.operand else 1 if nargs in (None, "?") else -1)

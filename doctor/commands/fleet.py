@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import datetime, timezone
 
 from mab_doctor.commands.options import Options, UsageError, shown
 from mab_doctor.commands.output import as_json, write
-from mab_doctor.commands.report_file import read_report_bytes
-
-_ERROR_CHARS = 200  # one line of a row; the start of a parser's message says what is wrong
+from mab_doctor.commands.report_file import load_report
 
 
 def now() -> datetime:
@@ -23,7 +20,7 @@ def main(opts: Options) -> int:
     """Exit 1 when a cell is FAIL or ERROR or a report is unreadable, 0 otherwise, 2 when none could be read."""
     from mab_doctor.report.fleet import build_fleet, render_markdown, render_text, to_json
 
-    sources = [(path, _load(path) if error is None else error) for path, error in _inputs(opts.args)]
+    sources = [(path, load_report(path) if error is None else error) for path, error in _inputs(opts.args)]
     if not any(not isinstance(item, str) for _, item in sources):
         first = next(((p, e) for p, e in sources), None)
         more = f" (and {len(sources) - 1} more)" if len(sources) > 1 else ""
@@ -34,10 +31,9 @@ def main(opts: Options) -> int:
         render = {"json": lambda f: as_json(to_json(f)), "markdown": render_markdown}.get(sink.format, render_text)
         write(render(fleet), sink.output)
     if opts.ci:
-        failing = sum(1 for h in fleet.hosts if any(s is not None and s.value in ("fail", "error")
-                                                    for s in h.cells.values()))
-        print(f"mab-doctor fleet: {'FAIL' if fleet.exit_code else 'OK'}: {len(fleet.hosts)} hosts, {failing} with "
-              f"FAIL or ERROR, {len(fleet.unreadable)} unreadable (exit {fleet.exit_code})", file=sys.stderr)
+        print(f"mab-doctor fleet: {'FAIL' if fleet.exit_code else 'OK'}: {len(fleet.hosts)} hosts, "
+              f"{len(fleet.failing_hosts)} with FAIL or ERROR, {len(fleet.unreadable)} unreadable "
+              f"(exit {fleet.exit_code})", file=sys.stderr)
     return fleet.exit_code
 
 
@@ -65,28 +61,3 @@ def _inputs(operands: tuple[str, ...]) -> list[tuple[str, str | None]]:
                 seen.add(real)
                 found.append((path, None))
     return found
-
-
-def _load(path: str):
-    """The Report in ``path``, or a one-line reason it is not one (never an exception)."""
-    from mab_doctor.report.model import Report
-
-    try:
-        raw = read_report_bytes(path)
-    except UsageError as exc:
-        return _line(str(exc).removeprefix(f"report {shown(path)}: "))
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return "not a mab-doctor report: not UTF-8 text"
-    except (ValueError, RecursionError) as exc:
-        return _line(f"not a mab-doctor report: not JSON ({exc})")
-    try:
-        return Report.from_json(data)
-    except (ValueError, RecursionError) as exc:
-        return _line(str(exc))
-
-
-def _line(message: str) -> str:
-    text = " ".join(message.split())
-    return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 3] + "..."

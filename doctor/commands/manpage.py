@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import textwrap
 
 from mab_doctor.commands import COMMANDS, RUN, Command
-from mab_doctor.commands.arguments import PROG, build_parser
+from mab_doctor.commands.arguments import EXIT_CODES, PROG, build_parser, visible_actions
 
 SHIPPED = "data/mab-doctor.1"   # inside the package; scripts/manpage writes it, a test keeps it equal to render()
 # The page carries no date: render() must give the same page on any day, or the shipped one would go stale daily.
@@ -53,8 +52,7 @@ def _usage(command: Command) -> str:
         name, nargs, _ = command.operand
         shown = f"\\fI{esc(name)}\\fR"
         words += {None: f" {shown}", "?": f" [{shown}]", "*": f" [{shown} ...]", "+": f" {shown} ..."}[nargs]
-    options = [a for a in build_parser(command)._actions if a.option_strings and a.help != argparse.SUPPRESS]
-    return words + (" [\\fIoptions\\fR]" if len(options) > 1 else "")  # more than --help alone
+    return words + (" [\\fIoptions\\fR]" if len(visible_actions(command)) > 1 else "")  # more than --help alone
 
 
 def _shown_name(command: Command) -> str:
@@ -66,10 +64,9 @@ def _options_by_string() -> dict[tuple[str, ...], dict[tuple, list[str]]]:
     # distinct (help, choices, metavar), naming the commands that take the option that way.
     found: dict[tuple[str, ...], dict[tuple, list[str]]] = {}
     for command in (RUN, *COMMANDS):
-        for a in build_parser(command)._actions:
-            if a.option_strings and a.help != argparse.SUPPRESS:
-                key = (" ".join(a.help.split()), tuple(a.choices or ()), a.metavar if a.nargs != 0 else None)
-                found.setdefault(tuple(a.option_strings), {}).setdefault(key, []).append(_shown_name(command))
+        for a in visible_actions(command):
+            key = (" ".join(a.help.split()), tuple(a.choices or ()), a.metavar if a.nargs != 0 else None)
+            found.setdefault(tuple(a.option_strings), {}).setdefault(key, []).append(_shown_name(command))
     return found
 
 
@@ -93,20 +90,6 @@ def _options() -> list[str]:
     return lines
 
 
-def exit_codes() -> tuple[tuple[str, str], ...]:
-    """(code, meaning) as the default run's --help lists them under "exit codes:"."""
-    epilog = build_parser(RUN).epilog or ""
-    block = epilog.partition("exit codes:\n")[2]
-    codes: list[list[str]] = []
-    for line in block.split("\n"):
-        match = re.match(r"  (\d+)\s+(.*)", line)
-        if match:
-            codes.append([match.group(1), match.group(2)])
-        elif line.strip() and codes:
-            codes[-1][1] += " " + line.strip()
-    return tuple((code, text) for code, text in codes)
-
-
 def command_exits(command: Command) -> str:
     """What a command's own details say about its exit code, sentence by sentence."""
     said = []
@@ -123,8 +106,7 @@ def _commands() -> list[str]:
         head = f"\\fB{esc(PROG)}\\fR{_usage(command)}" if command is RUN else _usage(command).lstrip()
         text = command.summary[:1].upper() + command.summary[1:] + "."
         lines += [".TP", head, esc(f"{text} {command.details}".strip())]
-        accepted = [s for a in build_parser(command)._actions if a.option_strings and a.help != argparse.SUPPRESS
-                    for s in a.option_strings if s not in ("-h", "--help")]
+        accepted = [s for a in visible_actions(command) for s in a.option_strings if s not in ("-h", "--help")]
         if accepted:
             lines += [".IP", esc("Options: " + ", ".join(accepted) + ".")]
     return lines
@@ -152,7 +134,7 @@ def render() -> str:
     for command in (RUN, *COMMANDS):
         synopsis += [".br"] if synopsis else []
         synopsis += [f".B {esc(PROG)}", _usage(command).lstrip() or "\\&"]
-    exits = [(c.name, command_exits(c)) for c in COMMANDS if command_exits(c)]
+    exits = [(c.name, said) for c in COMMANDS if (said := command_exits(c))]
     lines = [
         f'.\\" Generated from {PROG}\'s own command table and parsers by scripts/manpage; do not edit.',
         f'.TH {esc(PROG.upper())} 1 "" "{esc(PROG)} {esc(__version__)}" "User Commands"',
@@ -167,7 +149,7 @@ def render() -> str:
                    f"`{PROG} explain NAME` explains one."),
         ".SH COMMANDS", *_commands(),
         ".SH OPTIONS", *_options(),
-        ".SH EXIT STATUS", *_pairs(exit_codes()),
+        ".SH EXIT STATUS", *_pairs(EXIT_CODES),
         ".PP", "Some commands say more:", *_pairs(exits),
         ".SH ENVIRONMENT", *_pairs(ENVIRONMENT),
         ".SH FILES", *_pairs(FILES),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable, Union
 
@@ -71,12 +70,6 @@ def check(*, name: str, title: str, category: str, requires: Iterable[str] = (),
     return wrap
 
 
-# Checks run side by side on worker threads; the first run of a deferred check imports its module
-# there. One import of a check module at a time keeps two threads from importing, in opposite
-# order, library modules that import each other (Python would hand one a half-initialised module).
-_IMPORTING = threading.Lock()
-
-
 @record
 class Deferred:
     """The run() of a check known by its description alone: its module is imported when it first runs."""
@@ -89,5 +82,4 @@ class Deferred:
 
     def load(self) -> Check:
         """The Check the module defines (the import happens once; Python keeps the module)."""
-        with _IMPORTING:
-            return getattr(importlib.import_module(self.module), self.attr)
+        return getattr(importlib.import_module(self.module), self.attr)

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from mab_doctor.core.hpack import Hpack, MalformedHeaders, literal
 from mab_doctor.core.record import record
+from mab_doctor.core.unixhttp import failure, recv_by
 
 MAX_MESSAGE = 4 * 1024 * 1024  # a worker list is a few hundred bytes; anything near this is not one
 MAX_FRAME = 16384  # the HTTP/2 default: we never announce a larger one, so a larger frame is malformed
@@ -26,6 +27,7 @@ class GrpcAnswer:
     message: bytes | None = None
     status: int | None = None     # grpc-status from the trailers, when they could be read
     error: str | None = None      # one line: refused, timed out, reset, malformed, no message...
+    timed_out: bool = False       # the whole timeout went by without a complete answer
 
     @property
     def ok(self) -> bool:
@@ -78,8 +80,7 @@ def _upgrade(conn: socket.socket, path: str, deadline: float) -> bytes:
 
 
 def _recv(conn: socket.socket, deadline: float) -> bytes:
-    conn.settimeout(max(0.001, deadline - time.monotonic()))
-    chunk = conn.recv(65536)
+    chunk = recv_by(conn, deadline)
     if not chunk:
         raise _Bad("connection closed before the answer was complete")
     return chunk
@@ -190,10 +191,9 @@ def h2c_call(sock: str, upgrade_path: str, method: str, message: bytes, *, timeo
             body, fields = _exchange(conn, upgrade_path, method, message, deadline, limit)
     except (_Bad, MalformedHeaders) as exc:
         return GrpcAnswer(method, error=str(exc))
-    except socket.timeout:
-        return GrpcAnswer(method, error=f"timed out after {timeout:g}s")
     except (OSError, UnicodeEncodeError, ValueError, IndexError, struct.error) as exc:
-        return GrpcAnswer(method, error=getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
+        error, late = failure(exc, timeout)
+        return GrpcAnswer(method, error=error, timed_out=late)
     return _answer(method, body, fields)
 
 

@@ -135,25 +135,38 @@ def timed_out(chk: Check, budget_s: float) -> Result:
 def run_checks(checks: Sequence[Check], ctx: "Context", *, problems: Sequence["LoadProblem"] = (),
                jobs: int = DEFAULT_JOBS, budget_s: float | None = None, pool: TaskPool | None = None
                ) -> Iterator[Outcome]:
-    """Yield outcomes in stable order; independent checks may run concurrently (``jobs``).
+    """Outcomes in stable order, as they come; independent checks may run concurrently (``jobs``).
 
     Each check gets ``budget_s`` seconds (default: check_budget(ctx.timeout)); one that takes longer
     becomes an ERROR row and the run goes on without it. The run's pool is the only one: checks lend
     it to their own waiting through ``ctx.map``; ``pool``: one the caller started earlier (work it already
-    began keeps going), closed here at the end."""
+    began keeps going), closed at the end."""
+    # A built-in known by its description imports its module now, on the caller's thread: never two
+    # check imports at once on workers (modules importing each other could meet half-initialised), and
+    # never inside a check's time budget.
+    resolved = [c.resolved() for c in checks]
+    return _outcomes(resolved, ctx, problems, check_budget(ctx.timeout) if budget_s is None else budget_s,
+                     pool or TaskPool(jobs, name="check"))
+
+
+def _outcomes(checks: list[Check], ctx: "Context", problems: Sequence["LoadProblem"], budget: float,
+              pool: TaskPool) -> Iterator[Outcome]:
     for problem in problems:
         ghost = Check(problem.name, f"plugin {problem.name}", "plugins", run=None,  # type: ignore[arg-type]
                       source=problem.source)
         yield Outcome(ghost, Result.error(problem.message, details=(f"source: {problem.source}",),
                                           remediation="Fix or uninstall that plugin, or run with "
                                                       "--no-plugins."))
-    budget = check_budget(ctx.timeout) if budget_s is None else budget_s
-    pool = pool or TaskPool(jobs, name="check")
     try:
         with ctx.sharing(pool):
             yield from _Run(order(checks), ctx, pool, budget).outcomes()
     finally:
         pool.close()
+
+
+def _worst(results: list[Result]) -> Result:
+    """The result that decides a check's dependents: its most severe one."""
+    return max(results, key=lambda r: r.status.severity)
 
 
 class _Run:
@@ -172,7 +185,7 @@ class _Run:
             for chk in self.plan:
                 self._start_ready()
                 results, took = self._finish(chk)
-                self.worst[chk.name] = max(results, key=lambda r: r.status.severity)
+                self.worst[chk.name] = _worst(results)
                 for res in results:
                     yield Outcome(chk, res, took / len(results))
         finally:
@@ -185,7 +198,7 @@ class _Run:
         # hold back the dependents of a quick one.
         for name, task in self.tasks.items():
             if name not in self.worst and task.done and task.error is None and not task.abandoned:
-                self.worst[name] = max(task.value[0], key=lambda r: r.status.severity)
+                self.worst[name] = _worst(task.value[0])
         for chk in self.plan:
             if chk.name in self.tasks or chk.name in self.worst:
                 continue

@@ -20,6 +20,7 @@ class HttpAnswer:
     status: int | None = None
     body: bytes = b""
     error: str | None = None     # could not connect, timed out, refused (foreign --root), too large
+    timed_out: bool = False      # the whole timeout went by without a complete answer
 
     @property
     def ok(self) -> bool:
@@ -57,22 +58,34 @@ def unix_request(sock: str, method: str, path: str, *, timeout: float) -> HttpAn
             conn.sendall(f"{method} {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
             raw = bytearray()
             while True:
-                conn.settimeout(max(0.001, deadline - time.monotonic()))
-                chunk = conn.recv(65536)
+                chunk = recv_by(conn, deadline)
                 if not chunk:
                     break
                 raw += chunk
                 if len(raw) > MAX_BODY + 65536:
                     return HttpAnswer(label, error=f"answer larger than {MAX_BODY} bytes")
-    except socket.timeout:
-        return HttpAnswer(label, error=f"timed out after {timeout:g}s")
     except (OSError, UnicodeEncodeError) as exc:
-        return HttpAnswer(label, error=getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
+        error, late = failure(exc, timeout)
+        return HttpAnswer(label, error=error, timed_out=late)
     head, _, body = bytes(raw).partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
         return HttpAnswer(label, error="not an HTTP answer")
     return HttpAnswer(label, int(status_line[1]), body)
+
+
+def recv_by(conn: socket.socket, deadline: float) -> bytes:
+    """One read of up to 64 KiB that waits no later than ``deadline`` (then socket.timeout); b"" once the
+    peer has closed."""
+    conn.settimeout(max(0.001, deadline - time.monotonic()))
+    return conn.recv(65536)
+
+
+def failure(exc: Exception, timeout: float) -> tuple[str, bool]:
+    """(one line, whether it was the deadline) for an exchange that ended in ``exc``."""
+    if isinstance(exc, socket.timeout):
+        return f"timed out after {timeout:g}s", True
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__, False
 
 
 def refusing_request(sock: str, method: str, path: str, *, timeout: float) -> HttpAnswer:

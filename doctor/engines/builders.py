@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING
 
 from mab_doctor.core.facts import Fact
 from mab_doctor.engines.buildkit import ask_daemon, platform_list
-from mab_doctor.engines.buildx import (Builder, Node, find_candidates, parse_ls_json, parse_ls_table,
-                                      platform_names, plugin_dirs)
+from mab_doctor.engines.buildx import Builder, Node, parse_ls_json, parse_ls_table, platform_names, plugin_candidates
 from mab_doctor.engines.buildxstore import BuildxStore, StoreUnreadable, read_store, store_dir
-from mab_doctor.engines.docker import PLUGIN_PARENT, api_socket, config_dir, context_name
+from mab_doctor.engines.docker import PLUGIN_PARENT, api_socket, config_dir
 from mab_doctor.host.hostinfo import host_facts, is_native
 from mab_doctor.host.platforms import PlatformError, Target, parse_platform, runs_natively
 
@@ -30,7 +29,7 @@ def _ls(ctx: "Context", docker: str, *args: str) -> "CommandResult":
     the CLI's path in DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND. Asked through the CLI, every call would first
     make the CLI start the plugin for its metadata (more than the listing itself costs); the buildx check
     makes that round trip, once."""
-    found, _ = find_candidates(ctx, plugin_dirs(ctx)[0])
+    found = plugin_candidates(ctx)
     if not found:
         return ctx.run(docker, "buildx", "ls", *args)
     return ctx.run(found[0][1], "buildx", "ls", *args, env={**ctx.env, PLUGIN_PARENT: docker})
@@ -49,8 +48,9 @@ def _from_daemon(ctx: "Context") -> tuple[list[Builder], list[str], str | None] 
     no created builder, no docker context but the default one, a daemon on a unix socket. buildx then
     lists one docker-driver builder, `default`, whose node's platforms are the daemon's BuildKit workers';
     asking those directly spares a Go process start. None: not that case, or an answer left a doubt."""
+    # A socket only for DOCKER_HOST or the default context: both mean the default context.
     sock = api_socket(ctx)
-    if (sock is None or context_name(ctx) != "default" or not _empty(ctx, f"{store_dir(ctx)}/instances")
+    if (sock is None or not _empty(ctx, f"{store_dir(ctx)}/instances")
             or not _empty(ctx, f"{config_dir(ctx)}/contexts/meta")):
         return None
     daemon = ask_daemon(ctx, sock)
@@ -71,32 +71,35 @@ def _from_daemon(ctx: "Context") -> tuple[list[Builder], list[str], str | None] 
 
 def _list(ctx: "Context", docker: str) -> tuple[list[Builder], list[str], str | None]:
     notes: list[str] = []
-    if find_candidates(ctx, plugin_dirs(ctx)[0])[0] and (fast := _from_daemon(ctx)) is not None:
+    if plugin_candidates(ctx) and (fast := _from_daemon(ctx)) is not None:
         return fast
     js = _ls(ctx, docker, "--format", "json")
     if js.timed_out:  # an unreachable node
         return [], notes, (f"`{docker} buildx ls --format json`: timed out after {js.timeout:g}s "
                            f"(a builder node does not answer)")
+    builders: list[Builder] | None = None
     if js.ok:
         try:
             builders = parse_ls_json(js.stdout)
         except ValueError as exc:
             notes.append(f"`docker buildx ls --format json` not understood ({exc}); using the table")
-        else:
-            try:
-                _marks_from_store(builders, read_store(ctx, [b.name for b in builders]))
-                return builders, notes + ["read `docker buildx ls --format json` and buildx's own folder"], None
-            except StoreUnreadable as exc:  # buildx's folder says nothing reliable: ask for the table
-                notes.append(f"{exc}; the current builder is read from the `docker buildx ls` table")
-                table, from_table = _table(ctx, docker, notes)
-                _marks_from_table(builders, from_table)
-                return builders, notes + ["read `docker buildx ls --format json`"], None
     else:
         notes.append("`docker buildx ls --format json` is not supported by this buildx (before v0.13); using the table")
-    table, from_table = _table(ctx, docker, notes)
-    if from_table:
-        return from_table, notes, None
-    return [], notes, table.last_line
+    store = None
+    if builders is not None:
+        try:
+            store = read_store(ctx, [b.name for b in builders])
+        except StoreUnreadable as exc:  # buildx's folder says nothing reliable: ask for the table
+            notes.append(f"{exc}; the current builder is read from the `docker buildx ls` table")
+    if store is None:  # no JSON, or no folder to read its marks from
+        table, from_table = _table(ctx, docker, notes)
+        if builders is None:
+            return from_table, notes, None if from_table else table.last_line
+        _marks_from_table(builders, from_table)
+    else:
+        _marks_from_store(builders, store)
+    read = "read `docker buildx ls --format json`" + (" and buildx's own folder" if store is not None else "")
+    return builders, notes + [read], None
 
 
 def _table(ctx: "Context", docker: str, notes: list[str]) -> tuple["CommandResult", list[Builder]]:

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 LIST_WORKERS = "/moby.buildkit.v1.Control/ListWorkers"
 INFO = "/moby.buildkit.v1.Control/Info"
 UNIMPLEMENTED = 12  # gRPC's code for a method the server lacks: BuildKit before v0.11 has no Info
-MAX_DEPTH = 4  # ListWorkersResponse > WorkerRecord > Platform / map entry / BuildkitVersion: nothing nests deeper
 
 
 class ProtoError(ValueError):
@@ -144,9 +143,14 @@ def platform_list(workers: list[Worker]) -> list[str]:
     for worker in workers:
         for arch, os_, variant in worker.platforms:
             arch, os_, variant = _normal(arch, os_, variant)
-            # Go's path.Join: empty parts dropped, the result cleaned
-            seen.setdefault(posixpath.normpath("/".join(p for p in (os_, arch, variant) if p)), None)
+            # Go's path.Join cleans what it joins; _normal leaves no OS empty
+            seen.setdefault(posixpath.normpath(format_platform(os_, arch, variant)), None)
     return list(seen)
+
+
+def format_platform(os_: str, arch: str, variant: str) -> str:
+    """containerd's Format without its path cleaning: "unknown" without an OS, else the non-empty parts joined."""
+    return "/".join(p for p in (os_, arch, variant) if p) if os_ else "unknown"
 
 
 # buildx's docker driver, for daemons whose BuildKit has no Info: the daemon's version mapped to the BuildKit
@@ -203,7 +207,7 @@ def ask_daemon(ctx: "Context", sock: str) -> DaemonBuildkit:
     left = lambda: max(0.001, deadline - time.monotonic())  # noqa: E731
     listed = ctx.grpc(sock, "/grpc", LIST_WORKERS, b"", timeout=left())
     if not listed.ok:
-        return DaemonBuildkit(error=listed.describe(), hung=_hung(listed.error))
+        return DaemonBuildkit(error=listed.describe(), hung=listed.timed_out)
     try:
         workers = parse_workers(listed.message or b"")
     except ProtoError as exc:
@@ -215,16 +219,12 @@ def ask_daemon(ctx: "Context", sock: str) -> DaemonBuildkit:
         except ProtoError as exc:
             return DaemonBuildkit(error=f"Info answer not understood: {exc}")
     if info.status != UNIMPLEMENTED:  # buildx would print no version at all: rare enough to ask it
-        return DaemonBuildkit(error=info.describe(), hung=_hung(info.error))
+        return DaemonBuildkit(error=info.describe(), hung=info.timed_out)
     answer = ctx.request(sock, "GET", "/version", timeout=left())
     data = answer.json() if answer.ok else None
     daemon = data.get("Version") if isinstance(data, dict) else None
     version = moby_buildkit(daemon) if isinstance(daemon, str) else None
     if version is None:
         return DaemonBuildkit(error=f"no BuildKit version for daemon version {daemon!r} ({answer.describe()})",
-                              hung=_hung(answer.error))
+                              hung=answer.timed_out)
     return DaemonBuildkit(tuple(workers), version)
-
-
-def _hung(error: str | None) -> bool:
-    return bool(error and error.startswith("timed out"))

@@ -67,9 +67,21 @@ def plugin_metadata(ctx: "Context", path: str) -> "CommandResult":
     return ctx.fact(METADATA, path)
 
 
+def _candidates(ctx: "Context") -> tuple[tuple[int, str], ...]:
+    return tuple(find_candidates(ctx, plugin_dirs(ctx)[0])[0])
+
+
+CANDIDATES: Fact[tuple[tuple[int, str], ...]] = Fact("buildx plugin candidates", _candidates)
+
+
+def plugin_candidates(ctx: "Context") -> tuple[tuple[int, str], ...]:
+    """[(search index, path)] of every docker-buildx the CLI's search finds, once per run; the CLI runs the first."""
+    return ctx.fact(CANDIDATES)
+
+
 def has_plugin(ctx: "Context") -> bool:
     """Whether the CLI would find any docker-buildx plugin at all (the builder checks need one)."""
-    return bool(find_candidates(ctx, plugin_dirs(ctx)[0])[0])
+    return bool(plugin_candidates(ctx))
 
 
 def validate_metadata(text: str) -> tuple[dict | None, str | None]:

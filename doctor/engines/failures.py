@@ -25,10 +25,12 @@ class Cause:
 
 @record
 class Diagnosis:
-    """The known causes (most specific first; empty: none known) and, when none, the last error lines."""
+    """The known causes (most specific first; empty: none known) and, when none, the last error lines;
+    the platforms whose build step failed, when the log's step labels say."""
 
     causes: tuple[Cause, ...]
     tail: tuple[str, ...]
+    failed: frozenset[str] = frozenset()
 
 
 # CSI (colours, cursor moves of the tty progress), OSC (titles, links) and two-character escapes.
@@ -38,6 +40,9 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _PROGRESS = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
 _PLATFORM = re.compile(r"\b(linux/(?:amd64(?:/v[234])?|arm64(?:/v8)?|arm(?:/v[5-8])?|386|ppc64le|s390x|riscv64"
                        r"|mips64le|mips64|loong64))\b")
+_STEP = re.compile(r"^#(\d+) \[(linux/[\w/.-]+) ")            # BuildKit: "#7 [linux/arm64 3/9] RUN ..."
+_STEP_ERROR = re.compile(r"^#(\d+) ERROR: ")
+_PODMAN_STEP = re.compile(r"^\[(linux/[\w/.-]+)\] STEP \d+/\d+: ")  # Podman/Buildah: "[linux/arm64] STEP 5/12: RUN"
 _ERRORISH = re.compile(r"error|ERROR|Error|failed|FAILED|Failed")
 _SHELLS = r"/(?:usr/)?bin/(?:sh|bash|ash|dash|zsh|busybox)"
 
@@ -133,9 +138,26 @@ def _classify(text: str) -> Diagnosis:
         del found["no-F-flag"]  # the shell is missing only because the script's #! line ends in CR
     causes = tuple(found[k] for k in _ORDER if k in found)
     if causes:
-        return Diagnosis(causes, ())
+        return Diagnosis(causes, (), _failed_platforms(lines))
     tail = [clean(ln) for ln in lines if _ERRORISH.search(ln)][-TAIL:]
-    return Diagnosis((), tuple(tail))
+    return Diagnosis((), tuple(tail), _failed_platforms(lines))
+
+
+def _failed_platforms(lines: list[str]) -> frozenset[str]:
+    """The platforms whose step failed, from the step labels (empty: the log does not say, e.g. a
+    single-platform build, or a refusal before any step). Other platforms' steps were cancelled or
+    never reached: the build stopped, but says nothing against them."""
+    labels = {m.group(1): m.group(2) for m in map(_STEP.match, lines) if m}
+    failed = {labels[m.group(1)] for m in map(_STEP_ERROR.match, lines) if m and m.group(1) in labels}
+    if not failed:
+        current = None
+        for line in lines:
+            m = _PODMAN_STEP.match(line)
+            current = m.group(1) if m else current
+            if line.startswith(("Error: ", "error ")) and current:
+                failed.add(current)
+                break
+    return frozenset(failed)
 
 
 def _crlf_line(lines: list[str]) -> tuple[int, str] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 from dataclasses import field
 from pathlib import Path
@@ -71,29 +70,6 @@ class Probe:
     def built(self) -> bool:
         """Whether the build finished without an error."""
         return self.returncode == 0 and not self.timed_out
-
-
-_STEP = re.compile(r"^#(\d+) \[(linux/[\w/.-]+) ")            # BuildKit: "#7 [linux/arm64 3/9] RUN ..."
-_STEP_ERROR = re.compile(r"^#(\d+) ERROR: ")
-_PODMAN_STEP = re.compile(r"^\[(linux/[\w/.-]+)\] STEP \d+/\d+: ")  # Podman/Buildah: "[linux/arm64] STEP 5/12: RUN"
-
-
-def failing_platforms(log: str, platforms: list[str]) -> set[str]:
-    """The platforms whose step failed, from a build log's step labels (empty: the log does not say,
-    e.g. a single-platform build, or a refusal before any step). Other platforms' steps were cancelled
-    or never reached: the build stopped, but says nothing against them."""
-    lines = log.splitlines()
-    labels = {m.group(1): m.group(2) for m in map(_STEP.match, lines) if m}
-    failed = {labels[m.group(1)] for m in map(_STEP_ERROR.match, lines) if m and m.group(1) in labels}
-    if not failed:
-        current = None
-        for line in lines:
-            m = _PODMAN_STEP.match(line)
-            current = m.group(1) if m else current
-            if line.startswith(("Error: ", "error ")) and current:
-                failed.add(current)
-                break
-    return {p for p in failed if p in platforms}
 
 
 def write_context(folder: Path, targets: list["Target"], nonce: str) -> Path:
@@ -184,12 +160,12 @@ def run_probe(ctx: "Context", engine: str, binary: str, targets: list["Target"],
         steps = read_steps(out, targets) if res.ok else {}
         removed, problems = remove_new(ctx, store, before)
     if res.ok:
-        diagnosis = None
+        diagnosis, failed = None, frozenset()
     else:  # the classifier's patterns are compiled only for a build that failed (an opt-in check: no cost otherwise)
         from mab_doctor.engines.failures import classify
 
         diagnosis = classify(res.stderr + "\n" + res.stdout)
-    failed = frozenset() if res.ok else frozenset(failing_platforms(res.stderr + "\n" + res.stdout, list(names)))
+        failed = diagnosis.failed & frozenset(names)  # only this build's platforms count
     problem = None if res.returncode is not None or res.timed_out else res.explain()
     return Probe(engine, argv, names, res.returncode, res.timed_out, seconds, steps, diagnosis, failed, removed,
                  store.kind, tuple(problems), problem)

@@ -49,9 +49,10 @@ class CpuFacts:
 
     aarch32: bool | None = None     # arm64 CPUs: runs 32-bit ARM code natively (None: unknown)
     aarch32_why: str = ""
-    vfp: int | None = None          # 32-bit ARM CPUs: VFP version 2, 3 or 4; 0 none; None unknown
+    vfp: int | None = None          # ARM CPUs: VFP version 2, 3 or 4 (arm64's "fp": 4); 0 none; None unknown
     cores: tuple[str, ...] = ()     # the distinct cores named, "Neoverse-V2" or "0x41/0xd4f"
     arm_level: int | None = None    # ARM CPUs: the architecture level (4..8) containerd's rule gives
+    features: frozenset[str] = frozenset()  # ARM CPUs: the first "Features" line's words, lower case
 
 
 def _parts(cpuinfo: str) -> list[tuple[int, int]]:
@@ -85,28 +86,32 @@ def cpu_facts(cpuinfo: str, *, kernel_machine: str, kernel_release: str, persona
     32-bit support whatever the CPU (arm64 Kconfig: COMPAT needs 4K pages)."""
     pairs = list(dict.fromkeys(_parts(cpuinfo)))
     cores = tuple(_name(p) for p in pairs)
-    vfp = _vfp(cpuinfo)
+    features = _features(cpuinfo)
+    vfp = next((level for token, level in VFP_LEVELS if token in features), 0) if features else None
+
+    def facts(aarch32: bool | None, why: str) -> CpuFacts:
+        return CpuFacts(aarch32, why, vfp, cores, features=features)
+
     if kernel_machine == "aarch64":
         if personality is not None:
             why = "the kernel accepts the 32-bit personality (setarch linux32)" if personality else \
                 "the kernel refuses the 32-bit personality (setarch linux32: Invalid argument)"
-            return CpuFacts(personality, why, vfp, cores)
+            return facts(personality, why)
         if re.search(r"[-+.]64k\b", kernel_release):
-            return CpuFacts(False, f"kernel {kernel_release} uses 64 KiB pages: no 32-bit support", vfp, cores)
+            return facts(False, f"kernel {kernel_release} uses 64 KiB pages: no 32-bit support")
         missing = [p for p in pairs if p in NO_AARCH32 or (p[0], None) in NO_AARCH32]
         if missing:
-            return CpuFacts(False, f"{_name(missing[0])} cores have no AArch32 (32-bit ARM) state", vfp, cores)
+            return facts(False, f"{_name(missing[0])} cores have no AArch32 (32-bit ARM) state")
         if pairs and all(p in WITH_AARCH32 for p in pairs):
-            return CpuFacts(True, f"{', '.join(cores)}: cores with AArch32", vfp, cores)
-        return CpuFacts(None, "unknown core: 32-bit support not known from /proc/cpuinfo", vfp, cores)
-    return CpuFacts(None, "", vfp, cores)
+            return facts(True, f"{', '.join(cores)}: cores with AArch32")
+        return facts(None, "unknown core: 32-bit support not known from /proc/cpuinfo")
+    return facts(None, "")
 
 
-def _vfp(cpuinfo: str) -> int | None:
-    """The VFP version the first Features line names (0: none; None: no Features line, e.g. x86's "flags")."""
+def _features(cpuinfo: str) -> frozenset[str]:
+    """The words of the first Features line (none: x86 says "flags")."""
     for line in cpuinfo.splitlines():
         m = _FIELD.match(line)
         if m and m.group(1).lower() == "features":
-            features = set(m.group(2).lower().split())
-            return next((level for token, level in VFP_LEVELS if token in features), 0 if features else None)
-    return None
+            return frozenset(m.group(2).lower().split())
+    return frozenset()

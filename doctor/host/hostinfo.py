@@ -11,7 +11,7 @@ from mab_doctor.core.record import record
 from mab_doctor.host import platforms
 from mab_doctor.host.cpu import CpuFacts, cpu_facts
 from mab_doctor.host.elf import ElfError, ElfHeader, TruncatedElf, parse_header
-from mab_doctor.host.packages import DPKG_FILES, installed_fields
+from mab_doctor.host.packages import DPKG_STATUS, installed_fields
 from mab_doctor.host.placement import EMULATED, NATIVE, Placement, place
 from mab_doctor.host.platforms import Platform, Target
 
@@ -66,7 +66,7 @@ def arm_cpu_variant(cpuinfo: str, machine: str, goarch: str) -> str | None:
 def dpkg_architecture(ctx: "Context", notes: list[str]) -> str | None:
     """Native Debian architecture: the Architecture of the installed dpkg package itself (why the database
     could not be read goes to ``notes``; a host without one needs no note)."""
-    status, unread, _ = ctx.fact(DPKG_FILES)
+    status, unread = ctx.fact(DPKG_STATUS)
     if unread:
         notes.append(unread)
     return installed_fields(status, "dpkg").get("Architecture") if status else None
@@ -146,9 +146,9 @@ def _read_userland(ctx: "Context") -> tuple[str | None, ElfHeader | None, list[s
     return None, None, notes
 
 
-def _read_noted(ctx: "Context", path: str, notes: list[str], limit: int | None = None) -> str:
+def _read_noted(ctx: "Context", path: str, notes: list[str]) -> str:
     """A file's text, or '' with the reason added to ``notes`` (a missing file needs no note)."""
-    text, why = ctx.try_read(path, limit)
+    text, why = ctx.try_read(path)
     if text is None and why and not why.endswith(": not found"):
         notes.append(why)
     return text or ""

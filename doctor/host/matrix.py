@@ -8,12 +8,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from mab_doctor import DATA_DIR
 from mab_doctor.core.record import record
 
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)")
-# In the package's data folder, beside this subpackage: installed packages are plain files, so reading it
-# needs no importlib.resources (whose readers import zipfile, on every run).
-MATRIX_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "matrix.json")
+MATRIX_FILE = os.path.join(DATA_DIR, "matrix.json")
 
 
 def parse_version(text: str | None) -> tuple[int, ...] | None:

@@ -66,15 +66,21 @@ def oci_platform(debian_arch: str) -> str | None:
     return row.oci if row else None
 
 
-def _read_dpkg(ctx: Context) -> tuple[bytes | None, str | None, bytes]:
-    """(status, why it could not be read: None when there is none, diversions)."""
-    status = ctx.read_file(f"{DPKG}/status", DPKG_STATUS_LIMIT, whole=True)
-    why = status.reason if status.data is None and ctx.exists(f"{DPKG}/status") else None
-    return status.data, why, ctx.read_file(f"{DPKG}/diversions", DIVERSIONS_LIMIT, whole=True).data or b""
+def _read_status(ctx: Context) -> tuple[bytes | None, str | None]:
+    """(dpkg's status file, why it could not be read: None when there is none)."""
+    got = ctx.read_file(f"{DPKG}/status", DPKG_STATUS_LIMIT, whole=True)
+    missing = got.reason is None or got.reason.endswith(": not found")
+    return got.data, None if got.data is not None or missing else got.reason
 
 
-# Read once per run: the status file is several MB on a desktop, and podman and buildah both ask.
-DPKG_FILES: Fact[tuple[bytes | None, str | None, bytes]] = Fact("dpkg status", _read_dpkg)
+def _read_diversions(ctx: Context) -> bytes:
+    return ctx.read_file(f"{DPKG}/diversions", DIVERSIONS_LIMIT, whole=True).data or b""
+
+
+# Read once per run: the status file is several MB on a desktop, and the native architecture, podman and
+# buildah all ask it.
+DPKG_STATUS: Fact[tuple[bytes | None, str | None]] = Fact("dpkg status", _read_status)
+DPKG_DIVERSIONS: Fact[bytes] = Fact("dpkg diversions", _read_diversions)
 
 
 def paragraphs(status: bytes, package: str) -> list[dict[str, str]]:
@@ -159,14 +165,14 @@ def package_answer(ctx: Context, path: str, candidates: Iterable[str]) -> tuple[
     host has no dpkg database (not a Debian-like host: nothing to say). Never raises."""
     names = tuple(candidates)
     try:
-        status, unread, diversions = ctx.fact(DPKG_FILES)
+        status, unread = ctx.fact(DPKG_STATUS)
         if status is None:
             return None, unread
         answers: list[Packaged] = []
         owned, other = [], []  # why not: a package that lists the file (but it was changed) says the most
         for name in names:
             for fields in paragraphs(status, name):
-                got, reason, owns = _one(ctx, name, fields, path, diversions)
+                got, reason, owns = _one(ctx, name, fields, path, ctx.fact(DPKG_DIVERSIONS))
                 if got:
                     answers.append(got)
                 else:
@@ -192,9 +198,3 @@ def version_from(ctx: Context, binary: str, package: str, ask: Callable[[], tupl
         why = f"the Debian package {package} is for '{pkg.architecture}': not an architecture Go builds for"
     version, said = ask()
     return version, ([f"{why}: {package} asked instead"] if why else []) + [said], None
-
-
-def installed_by(ctx: Context, path: str, candidates: Iterable[str]) -> Packaged | None:
-    """The Debian package among ``candidates`` that installed the file at ``path`` and still owns it untouched,
-    with its versions and platform; None when dpkg cannot vouch for it (then ask the binary itself)."""
-    return package_answer(ctx, path, candidates)[0]

@@ -13,6 +13,7 @@ from mab_doctor import __version__
 from mab_doctor.core.model import Status
 from mab_doctor.core.record import record
 from mab_doctor.report.escape import terminal_text
+from mab_doctor.report.lines import cell_len
 from mab_doctor.report.model import Report
 
 SCHEMA_ID = "mab-doctor/fleet/v1"
@@ -82,10 +83,14 @@ class Fleet:
         return (HOST_COLUMN, *self.targets)
 
     @property
+    def failing_hosts(self) -> tuple[FleetHost, ...]:
+        """The hosts with a FAIL or ERROR cell."""
+        return tuple(h for h in self.hosts if any(s in _FAILING for s in h.cells.values()))
+
+    @property
     def exit_code(self) -> int:
         """1 when a cell is FAIL or ERROR, or a report could not be read (its host is not judged); else 0."""
-        failing = any(s in _FAILING for h in self.hosts for s in h.cells.values())
-        return 1 if failing or self.unreadable else 0
+        return 1 if self.failing_hosts or self.unreadable else 0
 
 
 def parse_stamp(value: str | None) -> datetime | None:
@@ -151,19 +156,18 @@ def build_fleet(sources: Sequence[tuple[str, Report | str]], now: datetime) -> F
     """The matrix of (file, Report or one-line error) pairs, in the order given, aged against ``now``."""
     reports = [(path, item) for path, item in sources if isinstance(item, Report)]
     unreadable = tuple(Unreadable(path, item) for path, item in sources if isinstance(item, str))
+    newest = [(name, report, group, _cells(report)) for name, report, group in _newest(reports)]
+    # Every host gets every column any report has, in first-seen order: the targets are known first.
+    targets = dict.fromkeys(c for *_, cells in newest for c in cells if c != HOST_COLUMN)
+    columns = (HOST_COLUMN, *targets)
     hosts: list[FleetHost] = []
-    targets: dict[str, None] = {}
-    for name, report, group in _newest(reports):
+    for name, report, group, cells in newest:
         started = parse_stamp(report.started_at)
-        cells = _cells(report)
-        targets.update(dict.fromkeys(c for c in cells if c != HOST_COLUMN))
         hosts.append(FleetHost(name=name, file=group[0][0], started_at=report.started_at,
                                age_s=None if started is None else int((now - started).total_seconds()),
-                               cells=cells, version=report.version, exit_code=report.exit_code,
+                               cells={c: cells.get(c) for c in columns}, version=report.version,
+                               exit_code=report.exit_code,
                                superseded=tuple(Superseded(p, r.started_at) for p, r in group[1:])))
-    columns = (HOST_COLUMN, *targets)
-    hosts = [FleetHost(h.name, h.file, h.started_at, h.age_s, {c: h.cells.get(c) for c in columns}, h.version,
-                       h.exit_code, h.superseded) for h in hosts]
     disagreements = tuple(d for d in (_dissent(c, hosts) for c in columns) if d is not None)
     return Fleet(tuple(targets), tuple(hosts), disagreements, unreadable,
                  now.astimezone(timezone.utc).strftime(_STAMP))
@@ -210,24 +214,34 @@ def disagreement_line(d: Disagreement) -> str:
     return f"{_plain(d.column)}: {said}, {others} other{'s' if others != 1 else ''} {d.majority.name}"
 
 
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - cell_len(text))
+
+
 def _table(rows: list[list[str]], unreadable: Sequence[Unreadable]) -> list[str]:
-    # Cells are escaped before they are measured, so a control character in a host name cannot skew a column.
+    # Cells are escaped before they are measured, so a control character in a host name cannot skew a
+    # column; they are measured in terminal cells, so a wide (CJK) host name does not either.
     rows = [[_plain(cell) for cell in row] for row in rows]
-    first = max([len(r[0]) for r in rows] + [len(_plain(u.file)) for u in unreadable])
-    widths = [first] + [max(len(r[i]) for r in rows) for i in range(1, len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    return lines + [f"{_plain(u.file).ljust(first)}  unreadable: {_plain(u.error)}" for u in unreadable]
+    first = max([cell_len(r[0]) for r in rows] + [cell_len(_plain(u.file)) for u in unreadable])
+    widths = [first] + [max(cell_len(r[i]) for r in rows) for i in range(1, len(rows[0]))]
+    lines = ["  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    return lines + [f"{_pad(_plain(u.file), first)}  unreadable: {_plain(u.error)}" for u in unreadable]
 
 
 def _verdict(fleet: Fleet) -> str:
-    reasons = (["FAIL or ERROR in the matrix"] if any(s in _FAILING for h in fleet.hosts for s in h.cells.values())
-               else []) + (["a report could not be read"] if fleet.unreadable else [])
+    reasons = ["FAIL or ERROR in the matrix"] if fleet.failing_hosts else []
+    reasons += ["a report could not be read"] if fleet.unreadable else []
     return f"exit {fleet.exit_code}: " + ("; ".join(reasons) or "no FAIL or ERROR")
+
+
+def _marked(fleet: Fleet) -> set[tuple[str, str]]:
+    """(host, column) of every cell that differs from its column's majority (a tie marks none)."""
+    return {(name, d.column) for d in fleet.disagreements if d.majority is not None for name, _ in d.dissent}
 
 
 def render_text(fleet: Fleet) -> str:
     """The matrix as a plain table (unreadable files as rows too), then dissent and replaced reports."""
-    marked = {(name, d.column) for d in fleet.disagreements if d.majority is not None for name, _ in d.dissent}
+    marked = _marked(fleet)
     rows = [["name", "age", *fleet.columns]]
     for h in fleet.hosts:
         cells = [("-" if s is None else s.name) + ("*" if (h.name, c) in marked else "")
@@ -247,14 +261,15 @@ def render_text(fleet: Fleet) -> str:
     if replaced:
         lines += ["", "older reports of the same host, not shown:", *replaced]
     lines += ["", _verdict(fleet)]
-    return terminal_text("\n".join(lines)) + "\n"
+    # Every host string above went through _plain already, and the rest is this module's own ASCII.
+    return "\n".join(lines) + "\n"
 
 
 def render_markdown(fleet: Fleet) -> str:
     """The matrix as a Markdown table (a step summary, a wiki page), with the same notes as the text."""
     from mab_doctor.report.markdown import md_cell, md_escape
 
-    marked = {(name, d.column) for d in fleet.disagreements if d.majority is not None for name, _ in d.dissent}
+    marked = _marked(fleet)
     head = ["host", "age", *fleet.columns]
     lines = [f"## mab-doctor fleet: {len(fleet.hosts)} hosts, {len(fleet.targets)} targets", "",
              "| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]

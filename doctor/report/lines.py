@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Union
 
-from rich.cells import cell_len
-
 from mab_doctor.core.record import record
 
 # One run of text and its rich style ("" for none); the style only shows with colour.
@@ -23,20 +21,33 @@ _DROPPED = re.compile("[\x07\x08\x0b\x0c\x0d]")
 # variation selector (cell_len of a string is then not the sum over its words, which rich wraps by),
 # no blank at the end (rich crops those by character count, not by cells).
 _ODD_CELL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200d\ufe0f]|\\s\\Z")
+# Printable ASCII takes one cell a character: measured without importing rich, which the plain
+# `list` table never needs otherwise.
+_NARROW = re.compile("[ -~]*\\Z")
 
 
 @record
 class Table:
-    """A grid as rich draws Table(box=None, pad_edge=False, show_edge=False): a header row, then rows
-    of one segment per column; columns left-aligned, two blanks apart; ``no_wrap`` columns never wrap."""
+    """A grid as rich draws Table(box=None, show_edge=False): a bold header row, then rows of one
+    segment per column; columns left-aligned, two blanks apart; ``no_wrap`` columns never wrap;
+    ``pad_edge`` adds a blank before the first column and after the last."""
 
     header: tuple[str, ...]
     rows: tuple[tuple[Segment, ...], ...]
     no_wrap: tuple[int, ...] = ()
-    header_style: str = "bold"
+    pad_edge: bool = False
 
 
 Block = Union[Line, Table]
+
+
+def cell_len(text: str) -> int:
+    """The cells ``text`` takes as rich counts them."""
+    if _NARROW.match(text):
+        return len(text)
+    from rich.cells import cell_len as cells
+
+    return cells(text)
 
 
 def expand_tabs(text: str) -> str:
@@ -71,13 +82,15 @@ def plain_table(table: Table, width: int) -> str | None:
                                     for row in grid):
         return None
     widths = [max(cell_len(cell) for cell in column) for column in zip(*grid)]
-    # Each column has a blank of padding on each inner side: two between neighbours, none at the edges.
-    if sum(widths) + 2 * (len(widths) - 1) > width:  # rich would shrink and wrap columns to fit
+    # Each column has a blank of padding on each inner side: two between neighbours; one at each
+    # edge only with pad_edge.
+    edge = " " if table.pad_edge else ""
+    if sum(widths) + 2 * (len(widths) - 1) + 2 * len(edge) > width:  # rich would shrink and wrap columns
         return None
     if 0 in widths:  # a column of zero-width text only (a lone U+200B, a combining mark): rich drops it
         return None
-    return "".join("  ".join(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths)) + "\n"
-                   for row in grid)
+    return "".join(edge + "  ".join(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths)) + edge
+                   + "\n" for row in grid)
 
 
 def plain_text(blocks: list[Block], width: int) -> str | None:

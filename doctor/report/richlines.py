@@ -12,7 +12,7 @@ from mab_doctor.report.lines import Block, Table
 
 
 def _table(block: Table) -> RichTable:
-    table = RichTable(box=None, pad_edge=False, show_edge=False, header_style=block.header_style)
+    table = RichTable(box=None, pad_edge=block.pad_edge, show_edge=False, header_style="bold")
     for index, label in enumerate(block.header):
         table.add_column(label, no_wrap=index in block.no_wrap)
     for row in block.rows:
@@ -20,9 +20,10 @@ def _table(block: Table) -> RichTable:
     return table
 
 
-def rich_text(blocks: list[Block], width: int, color: bool) -> str:
+def rich_text(blocks: list[Block], width: int, color: bool, *, wrap: bool = False) -> str:
     """What rich prints for ``blocks`` in ``width`` columns: lines as they are (never wrapped or
-    cropped: a copy-paste of a command gets all of it), tables laid out by rich."""
+    cropped: a copy-paste of a command gets all of it) unless ``wrap`` asks rich to wrap them at
+    the width, tables laid out by rich."""
     out = io.StringIO()
     # Explicit settings and an empty environment: the caller decides, not TERM, COLUMNS or NO_COLOR.
     console = Console(file=out, width=width, color_system="standard" if color else None,
@@ -32,5 +33,5 @@ def rich_text(blocks: list[Block], width: int, color: bool) -> str:
         if isinstance(block, Table):
             console.print(_table(block))
         else:
-            console.print(Text.assemble(*block), soft_wrap=True)
+            console.print(Text.assemble(*block), soft_wrap=not wrap)
     return out.getvalue()

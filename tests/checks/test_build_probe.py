@@ -337,13 +337,14 @@ def test_only_the_platform_whose_step_failed_fails_the_others_are_not_proven(pro
 
 
 def test_podman_failures_are_attributed_by_their_step_label():
-    from mab_doctor.engines.probebuild import failing_platforms
+    from mab_doctor.engines.failures import classify
 
     log = ("[linux/amd64] STEP 5/12: RUN [\"/mab-probe-static\", \"n\"]\n[linux/arm64] STEP 5/12: RUN "
            "[\"/mab-probe-static\", \"n\"]\nexec container process `/mab-probe-static`: Exec format error\n"
            "Error: building at STEP \"RUN ...\": exit status 1\n")
-    assert failing_platforms(log, ["linux/amd64", "linux/arm64"]) == {"linux/arm64"}
-    assert failing_platforms(REFUSAL_LOG, ["linux/amd64", "linux/arm64"]) == set()  # refused before any step
+    assert classify(log).failed == {"linux/arm64"}
+    assert classify(REFUSAL_LOG).failed == set()  # refused before any step
+    assert classify(EXEC_LOG).failed == {"linux/arm64"}
 
 
 def test_amd64_variants_get_folders_of_their_own():
