@@ -7,7 +7,7 @@ import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO, Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 # Re-exported: the command value types were born here and plugins import them from here.

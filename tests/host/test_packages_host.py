@@ -12,7 +12,7 @@ import pytest
 
 from mab_doctor.checks.podman import podman
 from mab_doctor.core.context import Context
-from mab_doctor.host.packages import installed_by, package_answer
+from mab_doctor.host.packages import package_answer
 
 DPKG = "/var/lib/dpkg"
 
@@ -89,4 +89,4 @@ def test_a_copied_binary_is_not_trusted_until_its_list_is_newer(tmp_path):
     assert why == f"{got.path} was changed after the Debian package podman {got.version} installed it"
     fresh = os.stat(root / got.path.lstrip("/")).st_ctime + 0.004  # as if dpkg had just installed this copy
     os.utime(root / listing.lstrip("/"), (fresh, fresh))
-    assert installed_by(Context(root=root), got.path, ["podman"]) == got
+    assert package_answer(Context(root=root), got.path, ["podman"])[0] == got
